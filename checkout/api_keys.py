@@ -1,0 +1,72 @@
+"""Storefront API keys: created once, stored as SHA-256, checked on every API request."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from checkout.models import ApiKey
+
+KEY_PREFIX = "bps_"
+
+
+def _digest(key: str) -> str:
+    # Keys are 256 random bits, so a plain hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_create(*, name: str) -> tuple[ApiKey, str]:
+    """Create a key named `name`; returns the record and the key itself, which is never stored."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    record = ApiKey.objects.create(name=name, prefix=key[:10], key_hash=_digest(key))
+    return record, key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+
+
+class StorefrontClient:
+    """The authenticated caller of the API: a storefront holding a live key."""
+
+    is_authenticated = True
+
+    def __init__(self, api_key: ApiKey):
+        self.api_key = api_key
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request: Request) -> tuple[StorefrontClient, ApiKey] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword or len(parts) != 2:
+            return None
+        try:
+            key = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise AuthenticationFailed() from None
+        api_key = ApiKey.objects.filter(key_hash=_digest(key), revoked_at__isnull=True).first()
+        if api_key is None:
+            raise AuthenticationFailed()
+        now = timezone.now()
+        if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)  # at most once a minute
+        return StorefrontClient(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class HasApiKey(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, ApiKey)

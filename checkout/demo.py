@@ -1,0 +1,43 @@
+"""The demo storefront's catalogue and the words shoppers see for the sandbox's payment methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Product:
+    slug: str
+    name: str
+    blurb: str
+    price: Decimal
+    currency: str
+
+
+PRODUCTS = (
+    Product("mug", "Enamel mug", "Keeps coffee warm through a long meeting.", Decimal("12.50"), "EUR"),
+    Product("notebook", "Dot-grid notebook", "A5, 160 pages, lies flat.", Decimal("18.00"), "EUR"),
+    Product("tea", "Sencha tea", "100 g of first-flush leaves from Shizuoka.", Decimal("1800"), "JPY"),
+    Product("dates", "Medjool dates", "A box of 500 g.", Decimal("4.750"), "KWD"),
+)
+
+PAYMENT_METHOD_LABELS = {
+    "pm_card_visa": "Visa: succeeds",
+    "pm_card_mastercard": "Mastercard: succeeds",
+    "pm_card_declined": "Card: declined",
+    "pm_card_insufficient_funds": "Card: insufficient funds",
+    "pm_card_expired": "Card: expired",
+    "pm_card_3ds": "Card with 3-D Secure: asks you to approve",
+    "pm_bank_transfer": "Bank transfer: settles later",
+    "pm_bank_transfer_fail": "Bank transfer: fails later",
+    "pm_bank_transfer_silent": "Bank transfer: settles later, without a webhook (found by polling)",
+}
+
+
+def product(slug: str) -> Product | None:
+    return next((item for item in PRODUCTS if item.slug == slug), None)
+
+
+def payment_method_label(method: str) -> str:
+    return PAYMENT_METHOD_LABELS.get(method, method)

@@ -1,0 +1,85 @@
+"""The checkout (one order to pay) and the storefront's credentials for the API."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from payments.money import CURRENCY_FORMAT
+from payments.states import CheckoutStatus
+
+
+class Checkout(models.Model):
+    """One order to be paid, registered at the PSP under its id; `psp_token` is the session."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    amount = models.DecimalField(max_digits=11, decimal_places=3)
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=255, blank=True)
+    reference = models.CharField(max_length=100, blank=True, help_text="The shop's own order reference.")
+    psp_token = models.CharField("PSP token", max_length=128, unique=True)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=CheckoutStatus.choices, default=CheckoutStatus.OPEN)
+    success_url = models.URLField(max_length=2000, blank=True)
+    failure_url = models.URLField(max_length=2000, blank=True)
+    api_key = models.ForeignKey("checkout.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="checkout_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="checkout_status_created_idx"),
+            models.Index(fields=["reference"], name="checkout_reference_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CheckoutStatus.values), name="checkout_status_valid"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="checkout_amount_positive"),
+            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_FORMAT), name="checkout_currency_format"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Checkout {self.id} ({self.status})"
+
+
+class ApiKey(models.Model):
+    """A storefront's key for the API. Only its SHA-256 is stored; the key is shown once."""
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=16, help_text="The first characters, to tell keys apart.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a storefront POST with an Idempotency-Key, kept for replays."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        DONE = "done"
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique_per_api_key"),
+            models.CheckConstraint(condition=Q(state__in=["in_progress", "done"]), name="idempotency_state_valid"),
+        ]

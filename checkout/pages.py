@@ -1,0 +1,139 @@
+"""The shopper's server-rendered pages. Thin: read, call one service, render or redirect."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from checkout import demo
+from checkout.models import Checkout
+from checkout.navigation import next_url_after_buy_now
+from checkout.services import checkout_create
+from payments.buy_now import attempt_buy_now
+from payments.models import PaymentAttempt
+from payments.psp.types import PspError
+from payments.states import UNFINISHED_ATTEMPT_STATUSES, AttemptStatus, CheckoutStatus
+from payments.sync import attempt_sync
+from payments.transitions import Cause
+from paysite.api_errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+# How long the result page waits before asking the PSP itself about a `started` attempt, and
+# how often at most it asks again (the page refreshes every few seconds).
+ASK_PSP_AFTER_SECONDS = 3
+ASK_PSP_EVERY_SECONDS = 10
+
+
+class SeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+def _latest_attempt(checkout: Checkout) -> PaymentAttempt | None:
+    return checkout.attempts.order_by("-created_at").first()
+
+
+@require_http_methods(["GET", "POST"])
+def storefront(request: HttpRequest) -> HttpResponse:
+    error = ""
+    if request.method == "POST":
+        item = demo.product(request.POST.get("product", ""))
+        if item is None:
+            error = "Please choose a product."
+        else:
+            try:
+                checkout = checkout_create(
+                    amount=item.price, currency=item.currency, description=item.name, reference=f"demo-{item.slug}",
+                    cause=Cause(kind="shopper", reference="demo storefront"),
+                )
+                return SeeOther(checkout_url(checkout))
+            except ApiError as exc:
+                error = exc.message
+    status = 503 if error and request.method == "POST" else 200
+    return render(request, "checkout/storefront.html", {"products": demo.PRODUCTS, "error": error}, status=status)
+
+
+def checkout_url(checkout: Checkout) -> str:
+    return reverse("checkout-purchase", args=[checkout.id])
+
+
+def _purchase_context(checkout: Checkout, error: str = "", chosen: str = "") -> dict[str, object]:
+    methods = [(method, demo.payment_method_label(method)) for method in settings.PSP_PAYMENT_METHODS]
+    expired = checkout.status == CheckoutStatus.EXPIRED or (
+        checkout.status == CheckoutStatus.OPEN and checkout.expires_at <= timezone.now()
+    )
+    return {
+        "checkout": checkout, "attempt": _latest_attempt(checkout), "methods": methods, "error": error,
+        "chosen": chosen or settings.PSP_PAYMENT_METHODS[0], "payable": checkout.status == CheckoutStatus.OPEN
+        and not expired, "expired": expired,
+    }
+
+
+@require_GET
+def purchase(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
+    checkout = get_object_or_404(Checkout, id=checkout_id)
+    return render(request, "checkout/purchase.html", _purchase_context(checkout))
+
+
+@require_POST
+def buy_now(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
+    checkout = get_object_or_404(Checkout, id=checkout_id)
+    method = request.POST.get("payment_method", "")
+    try:
+        result = attempt_buy_now(
+            checkout_id=checkout.id, token=request.POST.get("token", ""), payment_method=method,
+            cause=Cause(kind="shopper"),
+        )
+    except ApiError as exc:
+        checkout.refresh_from_db()
+        context = _purchase_context(checkout, error=exc.message, chosen=method)
+        return render(request, "checkout/purchase.html", context, status=exc.status_code)
+    return SeeOther(next_url_after_buy_now(checkout, result.attempt))
+
+
+@require_GET
+def psp_return(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
+    """The PSP sends the browser here after its own page. Nothing in the query string is
+    trusted: we ask the PSP about our own latest attempt, then show the result."""
+    checkout = get_object_or_404(Checkout, id=checkout_id)
+    attempt = _latest_attempt(checkout)
+    if attempt is not None and attempt.status in UNFINISHED_ATTEMPT_STATUSES:
+        _ask_psp(attempt, throttle=False)
+    return SeeOther(reverse("checkout-result", args=[checkout.id]))
+
+
+@require_GET
+def result(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
+    checkout = get_object_or_404(Checkout, id=checkout_id)
+    attempt = _latest_attempt(checkout)
+    if attempt is None:
+        return redirect(checkout_url(checkout))
+    age = (timezone.now() - attempt.updated_at).total_seconds()
+    if attempt.status == AttemptStatus.STARTED and age >= ASK_PSP_AFTER_SECONDS:
+        attempt = _ask_psp(attempt, throttle=True)
+        checkout.refresh_from_db()
+    context = {
+        "checkout": checkout, "attempt": attempt, "method_label": demo.payment_method_label(attempt.payment_method),
+        "succeeded": attempt.status == AttemptStatus.SUCCEEDED,
+        "failed": attempt.status == AttemptStatus.FAILED,
+        "in_review": attempt.status == AttemptStatus.NEEDS_REVIEW,
+    }
+    return render(request, "checkout/result.html", context)
+
+
+def _ask_psp(attempt: PaymentAttempt, *, throttle: bool) -> PaymentAttempt:
+    if throttle and not cache.add(f"result-page-sync:{attempt.id}", 1, timeout=ASK_PSP_EVERY_SECONDS):
+        return attempt
+    try:
+        return attempt_sync(attempt_id=attempt.id, cause=Cause(kind="shopper", reference="result page"))
+    except PspError:
+        logger.info("the PSP could not tell us about attempt %s yet", attempt.id)
+        return attempt

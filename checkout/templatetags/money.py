@@ -1,0 +1,13 @@
+from decimal import Decimal
+
+from django import template
+
+from payments.money import format_amount
+
+register = template.Library()
+
+
+@register.filter
+def money(amount: Decimal, currency: str) -> str:
+    """`{{ checkout.amount|money:checkout.currency }}` → "12.50 EUR"."""
+    return f"{format_amount(amount, currency)} {currency}"

@@ -1,0 +1,47 @@
+"""The configured PSP client, one per process and configuration, and the record of its calls."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from django.conf import settings
+
+from payments.models import PspCall
+from payments.psp.client import HttpPspClient, PspClient
+from payments.psp.types import CallRecord
+
+_clients: dict[tuple[object, ...], PspClient] = {}
+
+
+def psp() -> PspClient:
+    """The PSP of the settings. Pooled connections are per process: a forked Celery worker
+    builds its own instead of sharing its parent's sockets."""
+    key = (os.getpid(), settings.PSP_BASE_URL, settings.PSP_API_KEY, settings.PSP_TIMEOUT, settings.PSP_MAX_ATTEMPTS,
+           settings.PSP_RETRY_BACKOFF)
+    if key not in _clients:
+        _clients[key] = HttpPspClient(
+            base_url=settings.PSP_BASE_URL, api_key=settings.PSP_API_KEY, timeout=settings.PSP_TIMEOUT,
+            max_attempts=settings.PSP_MAX_ATTEMPTS, backoff=settings.PSP_RETRY_BACKOFF,
+            observer=record_psp_call,
+        )
+    return _clients[key]
+
+
+def record_psp_call(record: CallRecord) -> None:
+    """Keep one exchange with the PSP for the payment's timeline."""
+    PspCall.objects.create(
+        method=record.method, path=record.path[:255], idempotency_key=record.idempotency_key,
+        status_code=record.status_code, duration_ms=record.duration_ms, request_body=record.request_body,
+        response_body=record.response_body, error=record.error[:500],
+        checkout_id=_uuid_or_none(record.context.get("checkout_id")),
+        attempt_id=_uuid_or_none(record.context.get("attempt_id")),
+        refund_id=_uuid_or_none(record.context.get("refund_id")),
+    )
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,168 @@
+"""Payment attempts, refunds, the status-change ledger and the record of our PSP calls."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from payments.money import CURRENCY_FORMAT
+from payments.states import LIVE_ATTEMPT_STATUSES, AttemptStatus, RefundStatus
+
+
+class PaymentAttempt(models.Model):
+    """One Buy Now: what we asked the PSP to charge, and what we know of the outcome."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    checkout = models.ForeignKey("checkout.Checkout", on_delete=models.PROTECT, related_name="attempts")
+    status = models.CharField(max_length=20, choices=AttemptStatus.choices, default=AttemptStatus.STARTED)
+    payment_method = models.CharField(max_length=64)
+    amount = models.DecimalField(max_digits=11, decimal_places=3)
+    currency = models.CharField(max_length=3)
+    psp_payment_id = models.CharField("PSP payment id", max_length=128, unique=True, null=True, blank=True)
+    psp_version = models.PositiveIntegerField(
+        "PSP version", default=0, help_text="The highest version of the PSP's payment object applied."
+    )
+    failure_code = models.CharField(max_length=64, blank=True)
+    action_url = models.URLField(max_length=2000, blank=True, help_text="The PSP page the shopper must visit.")
+    refunded_amount = models.DecimalField(max_digits=11, decimal_places=3, default=0)
+    idempotency_key = models.CharField(max_length=255, unique=True, editable=False)
+    # Polling: when to ask the PSP next (null once nothing is left to learn), and how often we did.
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_count = models.PositiveIntegerField(default=0)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="attempt_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="attempt_status_created_idx"),
+            models.Index(fields=["checkout", "-created_at"], name="attempt_checkout_idx"),
+            models.Index(
+                fields=["next_poll_at"], name="attempt_due_idx", condition=Q(next_poll_at__isnull=False)
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=AttemptStatus.values), name="attempt_status_valid"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="attempt_amount_positive"),
+            models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="attempt_refunded_not_negative"),
+            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_FORMAT), name="attempt_currency_format"),
+            # The database's own guard against a second charge: one live attempt per checkout.
+            models.UniqueConstraint(
+                fields=["checkout"],
+                condition=Q(status__in=sorted(LIVE_ATTEMPT_STATUSES)),
+                name="one_live_attempt_per_checkout",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.id} ({self.status})"
+
+
+class Refund(models.Model):
+    """Money given back on a succeeded attempt, in full or in part."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    checkout = models.ForeignKey("checkout.Checkout", on_delete=models.PROTECT, related_name="refunds")
+    attempt = models.ForeignKey(PaymentAttempt, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=11, decimal_places=3)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=20, choices=RefundStatus.choices, default=RefundStatus.STARTED)
+    psp_refund_id = models.CharField("PSP refund id", max_length=128, unique=True, null=True, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=255, unique=True, editable=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_count = models.PositiveIntegerField(default=0)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"], name="refund_created_idx"),
+            models.Index(fields=["next_poll_at"], name="refund_due_idx", condition=Q(next_poll_at__isnull=False)),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_valid"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_FORMAT), name="refund_currency_format"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.id} ({self.status})"
+
+
+class StatusChange(models.Model):
+    """Append-only: one row for every move of a checkout, an attempt or a refund, and its cause."""
+
+    class Subject(models.TextChoices):
+        CHECKOUT = "checkout"
+        ATTEMPT = "attempt"
+        REFUND = "refund"
+
+    class Cause(models.TextChoices):
+        API = "api", "storefront API"
+        SHOPPER = "shopper", "shopper"
+        PSP_ANSWER = "psp_answer", "PSP answer"
+        WEBHOOK = "webhook", "webhook"
+        POLL = "poll", "poll"
+        STAFF = "staff", "staff"
+        SYSTEM = "system", "system"
+
+    checkout = models.ForeignKey("checkout.Checkout", on_delete=models.PROTECT, related_name="status_changes")
+    attempt = models.ForeignKey(PaymentAttempt, null=True, blank=True, on_delete=models.PROTECT)
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT)
+    subject = models.CharField(max_length=10, choices=Subject.choices)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    cause = models.CharField(max_length=12, choices=Cause.choices)
+    cause_reference = models.CharField(
+        max_length=255, blank=True, help_text="The webhook event id, PSP version or request behind the move."
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["checkout", "created_at"], name="status_change_checkout_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(subject__in=["checkout", "attempt", "refund"]), name="status_change_subject_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.from_status or '∅'} → {self.to_status}"
+
+
+class PspCall(models.Model):
+    """One HTTP exchange with the PSP, written by the PSP client's observer; pruned after
+    PSP_CALL_RETENTION_DAYS. Ids are plain values, not keys: a session is registered before
+    its checkout row exists, and pruning must never be blocked."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField()
+    request_body = models.JSONField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    checkout_id = models.UUIDField(null=True, blank=True, db_index=True)
+    attempt_id = models.UUIDField(null=True, blank=True)
+    refund_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "PSP call"
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status_code or self.error}"

@@ -1,0 +1,155 @@
+"""Refunds: recorded before the PSP is asked, applied through the status machine."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from checkout.models import Checkout
+from payments import schedule
+from payments.gateway import psp
+from payments.locks import lock_checkout, lock_refund
+from payments.models import PaymentAttempt, Refund
+from payments.money import has_currency_digits
+from payments.psp.types import PspProtocolError, PspRefund, PspRejected, PspUnavailable
+from payments.states import AttemptStatus, RefundStatus, can_move, is_final
+from payments.transitions import Cause, move_attempt, move_refund, record_creation
+from paysite.api_errors import ApiError, Conflict, NotFound
+
+logger = logging.getLogger(__name__)
+
+# A refund the PSP may never have received is sent again with its own key only this long:
+# well inside the PSP's 24 h idempotency memory, so a resend can never make a second refund.
+RESEND_WINDOW = timedelta(hours=1)
+
+
+def refund_create(
+    *, checkout_id: uuid.UUID, amount: Decimal, reason: str, cause: Cause, requested_by_id: int | None = None
+) -> Refund:
+    """Refund part or all of a checkout's succeeded payment.
+
+    Locks the checkout, so two refunds racing for the same money are taken one after the
+    other and their sum can never pass the amount paid. The refund is committed as `started`
+    before the PSP is called (outside the transaction), with a key derived from its id.
+    """
+    with transaction.atomic():
+        try:
+            checkout = lock_checkout(checkout_id)
+        except Checkout.DoesNotExist:
+            raise NotFound("No checkout has this id.") from None
+        attempt = checkout.attempts.select_for_update().filter(status=AttemptStatus.SUCCEEDED).first()
+        if attempt is None:
+            raise Conflict("This checkout has no succeeded payment to refund.", code="not_refundable")
+        _check_amount(attempt, amount)
+        refund = Refund(
+            checkout=checkout, attempt=attempt, amount=amount, currency=attempt.currency, reason=reason[:255],
+            status=RefundStatus.STARTED, requested_by_id=requested_by_id,
+        )
+        refund.idempotency_key = f"bps-refund-{refund.id}"
+        refund.next_poll_at = schedule.next_poll_at(RefundStatus.STARTED, 0, timezone.now())
+        refund.save(force_insert=True)
+        record_creation(checkout, cause, refund=refund)
+    return refund_send(refund, cause=Cause(kind="psp_answer"))
+
+
+def _check_amount(attempt: PaymentAttempt, amount: Decimal) -> None:
+    if amount <= 0 or not has_currency_digits(amount, attempt.currency):
+        raise ApiError(
+            f"The amount must be positive with the digits of {attempt.currency}.", code="invalid_amount",
+            fields={"amount": ["Invalid amount."]},
+        )
+    committed = attempt.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"]
+    if (committed or Decimal(0)) + amount > attempt.amount:
+        left = attempt.amount - (committed or Decimal(0))
+        raise Conflict(
+            f"At most {left} {attempt.currency} is left to refund.", code="refund_exceeds_payment",
+            fields={"amount": [f"At most {left} is left to refund."]},
+        )
+
+
+def refund_send(refund: Refund, *, cause: Cause) -> Refund:
+    """Ask the PSP for the refund, always with the refund's own key; no lock is held."""
+    try:
+        answer = psp().create_refund(
+            payment_id=refund.attempt.psp_payment_id or "", amount=refund.amount, currency=refund.currency,
+            reason=refund.reason, idempotency_key=refund.idempotency_key,
+            context={"checkout_id": str(refund.checkout_id), "attempt_id": str(refund.attempt_id),
+                     "refund_id": str(refund.id)},
+        )
+    except PspRejected as exc:
+        return refund_reject(refund_id=refund.id, code=exc.code, cause=cause)
+    except (PspUnavailable, PspProtocolError):
+        logger.warning("no answer from the PSP for refund %s; it stays started", refund.id, exc_info=True)
+        return refund
+    return refund_apply(refund_id=refund.id, answer=answer, cause=cause)
+
+
+def refund_apply(*, refund_id: uuid.UUID, answer: PspRefund, cause: Cause) -> Refund:
+    """Apply the PSP's refund object. Idempotent: statuses only move forward, a final one never
+    changes, and a succeeded refund raises the attempt's refunded amount (and so the checkout's
+    status) in the same transaction."""
+    with transaction.atomic():
+        checkout, attempt, refund = lock_refund(refund_id)
+        if refund.psp_refund_id not in (None, answer.id):
+            logger.error("PSP refund %s does not fit refund %s", answer.id, refund.id)
+            return refund
+        refund.psp_refund_id = answer.id
+        target = answer.status
+        if answer.amount != refund.amount or answer.currency != refund.currency:
+            target = RefundStatus.NEEDS_REVIEW
+        if target not in RefundStatus.values or is_final("refund", refund.status) or not can_move(
+            "refund", refund.status, target
+        ):
+            target = refund.status
+        refund.failure_code = "refund_failed" if target == RefundStatus.FAILED else ""
+        refund.next_poll_at = (
+            schedule.next_poll_at(target, refund.poll_count, timezone.now()) if target == RefundStatus.PENDING else None
+        )
+        move_refund(checkout, refund, target, cause)
+        if refund.status == RefundStatus.SUCCEEDED:
+            _raise_refunded_amount(checkout, attempt, cause)
+    return refund
+
+
+def _raise_refunded_amount(checkout: Checkout, attempt: PaymentAttempt, cause: Cause) -> None:
+    succeeded = attempt.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=Sum("amount"))["total"]
+    if succeeded and succeeded > attempt.refunded_amount:
+        attempt.refunded_amount = succeeded
+        move_attempt(checkout, attempt, attempt.status, cause)
+
+
+def refund_reject(*, refund_id: uuid.UUID, code: str, cause: Cause) -> Refund:
+    """The PSP refused the refund (a 4xx): no money moved; the refund failed."""
+    with transaction.atomic():
+        checkout, _attempt, refund = lock_refund(refund_id)
+        if refund.status != RefundStatus.STARTED:
+            return refund
+        refund.failure_code = code[:64]
+        refund.next_poll_at = None
+        move_refund(checkout, refund, RefundStatus.FAILED, cause)
+    return refund
+
+
+def refund_sync(*, refund_id: uuid.UUID, cause: Cause) -> Refund:
+    """Ask the PSP what became of a refund. One it may never have received is sent again with
+    its own key within RESEND_WINDOW, and goes to review after that (we cannot know)."""
+    refund = Refund.objects.select_related("attempt").get(id=refund_id)
+    if refund.psp_refund_id:
+        context = {"checkout_id": str(refund.checkout_id), "refund_id": str(refund.id)}
+        return refund_apply(refund_id=refund.id, answer=psp().get_refund(refund.psp_refund_id, context=context),
+                            cause=cause)
+    if refund.status != RefundStatus.STARTED:
+        return refund
+    if timezone.now() - refund.created_at < RESEND_WINDOW:
+        return refund_send(refund, cause=cause)
+    with transaction.atomic():
+        checkout, _attempt, refund = lock_refund(refund_id)
+        refund.next_poll_at = None
+        move_refund(checkout, refund, RefundStatus.NEEDS_REVIEW, cause)
+    return refund

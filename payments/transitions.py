@@ -1,0 +1,85 @@
+"""The only code that writes a status.
+
+Each function here expects its rows locked (see `payments/locks.py`) inside the caller's
+transaction, checks the move against `payments/states.py`, saves the new status and appends a
+`StatusChange` row in that same transaction. A move to the status a row already has is a
+no-op: it writes nothing, so a webhook and a poll reporting the same outcome make one change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from checkout.models import Checkout
+from payments.models import PaymentAttempt, Refund, StatusChange
+from payments.states import check_move, checkout_status_for
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Who or what moved a status: the PSP's answer, a webhook event, a poll, a staff member…"""
+
+    kind: str  # a StatusChange.Cause value
+    reference: str = ""
+    actor_id: int | None = None
+    note: str = ""
+
+
+def _record(checkout: Checkout, subject: str, old: str, new: str, cause: Cause, **links: object) -> None:
+    StatusChange.objects.create(
+        checkout=checkout, subject=subject, from_status=old, to_status=new, cause=cause.kind,
+        cause_reference=cause.reference[:255], actor_id=cause.actor_id, note=cause.note, **links,
+    )
+
+
+def record_creation(checkout: Checkout, cause: Cause, *, attempt: PaymentAttempt | None = None,
+                    refund: Refund | None = None) -> None:
+    """The first row of a new record's history (from nothing to its first status)."""
+    if refund is not None:
+        _record(checkout, "refund", "", refund.status, cause, attempt=refund.attempt, refund=refund)
+    elif attempt is not None:
+        _record(checkout, "attempt", "", attempt.status, cause, attempt=attempt)
+    else:
+        _record(checkout, "checkout", "", checkout.status, cause)
+
+
+def move_checkout(checkout: Checkout, target: str, cause: Cause) -> bool:
+    if checkout.status == target:
+        return False
+    check_move("checkout", checkout.status, target)
+    old, checkout.status = checkout.status, target
+    checkout.save(update_fields=["status", "updated_at"])
+    _record(checkout, "checkout", old, target, cause)
+    return True
+
+
+def move_attempt(checkout: Checkout, attempt: PaymentAttempt, target: str, cause: Cause) -> bool:
+    """Move the attempt (saving its other changed fields too) and the checkout that follows it."""
+    changed = attempt.status != target
+    if changed:
+        check_move("attempt", attempt.status, target)
+        old, attempt.status = attempt.status, target
+        _record(checkout, "attempt", old, target, cause, attempt=attempt)
+    attempt.save()
+    follow_attempt(checkout, attempt, cause)
+    return changed
+
+
+def follow_attempt(checkout: Checkout, attempt: PaymentAttempt, cause: Cause) -> None:
+    """Bring the checkout's status in line with its latest attempt and its refunds."""
+    latest = checkout.attempts.order_by("-created_at").only("id").first()
+    if latest is not None and latest.id != attempt.id:
+        return  # an older attempt does not speak for the checkout
+    refunded = attempt.refunded_amount or Decimal(0)
+    move_checkout(checkout, checkout_status_for(attempt.status, checkout.amount, refunded), cause)
+
+
+def move_refund(checkout: Checkout, refund: Refund, target: str, cause: Cause) -> bool:
+    changed = refund.status != target
+    if changed:
+        check_move("refund", refund.status, target)
+        old, refund.status = refund.status, target
+        _record(checkout, "refund", old, target, cause, attempt=refund.attempt, refund=refund)
+    refund.save()
+    return changed

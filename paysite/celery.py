@@ -1,0 +1,13 @@
+"""The Celery app: `celery -A paysite worker` and `celery -A paysite beat`."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paysite.settings")
+
+app = Celery("paysite")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from webhooks import views
+
+urlpatterns = [path("psp/", views.receive, name="psp-webhook")]
