@@ -89,3 +89,16 @@ class Receiver:
                     raise AssertionError(f"{got} deliveries to {path}, wanted {count}")
                 self._changed.wait(left)
             return list(self._deliveries[path])
+
+
+def verified_events(deliveries: list[Delivery], secret: str) -> list[dict[str, Any]]:
+    """The events, each checked as a Standard Webhooks receiver would check it."""
+    from standardwebhooks.webhooks import Webhook
+
+    webhook = Webhook(secret)
+    events = []
+    for delivery in deliveries:
+        event = webhook.verify(delivery.body, delivery.headers)
+        assert delivery.headers["webhook-id"] == event["id"]
+        events.append(event)
+    return events
