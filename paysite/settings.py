@@ -224,6 +224,23 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# One beat only. Each periodic message expires after its own period, so a stopped worker does
+# not come back to a pile of stale copies.
+CELERY_BEAT_SCHEDULE = {
+    "poll-due-payments": {
+        "task": "payments.tasks.poll_due",
+        "schedule": PAYMENTS_POLL_INTERVAL,
+        "options": {"expires": PAYMENTS_POLL_INTERVAL},
+    },
+    "requeue-stale-webhook-events": {
+        "task": "webhooks.tasks.requeue_stale_events", "schedule": 60.0, "options": {"expires": 60.0},
+    },
+    "expire-checkouts": {"task": "checkout.tasks.expire_checkouts", "schedule": 60.0, "options": {"expires": 60.0}},
+    "prune-psp-calls": {"task": "payments.tasks.prune_psp_calls", "schedule": 3600.0, "options": {"expires": 3600.0}},
+    "prune-idempotency-records": {
+        "task": "checkout.tasks.prune_idempotency_records", "schedule": 3600.0, "options": {"expires": 3600.0},
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,37 @@
+"""Celery tasks for payments: thin wrappers around `payments.polling` and the pruning services."""
+
+from __future__ import annotations
+
+import uuid
+
+from celery import shared_task
+
+from payments.polling import attempt_poll, attempts_claim_due, poll_batch_size, refund_poll, refunds_claim_due
+from payments.psp_calls import psp_calls_prune
+
+
+@shared_task
+def poll_due() -> int:
+    """Run by beat every PAYMENTS_POLL_INTERVAL: claim what is due, one task per row."""
+    attempts = attempts_claim_due(limit=poll_batch_size())
+    refunds = refunds_claim_due(limit=poll_batch_size())
+    for attempt_id in attempts:
+        poll_attempt.delay(str(attempt_id))
+    for refund_id in refunds:
+        poll_refund.delay(str(refund_id))
+    return len(attempts) + len(refunds)
+
+
+@shared_task
+def poll_attempt(attempt_id: str) -> str:
+    return attempt_poll(attempt_id=uuid.UUID(attempt_id)).status
+
+
+@shared_task
+def poll_refund(refund_id: str) -> str:
+    return refund_poll(refund_id=uuid.UUID(refund_id)).status
+
+
+@shared_task
+def prune_psp_calls() -> int:
+    return psp_calls_prune()

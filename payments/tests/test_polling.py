@@ -1,0 +1,117 @@
+"""The poller's schedule, claims and give-up, with the PSP at its HTTP boundary."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.utils import timezone
+
+from checkout.tests.factories import make_checkout
+from payments.models import PaymentAttempt
+from payments.polling import attempt_poll, attempts_claim_due
+from payments.schedule import poll_delay
+from payments.states import AttemptStatus
+from payments.tests.factories import PSP, make_attempt, payment_json, session_json
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast(settings):
+    settings.PSP_RETRY_BACKOFF = 0
+    settings.PAYMENTS_POLL_FIRST_DELAY = 60
+    settings.PAYMENTS_POLL_MAX_DELAY = 3600
+    settings.PAYMENTS_POLL_GIVE_UP_AFTER = 72 * 3600
+
+
+@pytest.mark.parametrize(
+    ("status", "polls", "low", "high"),
+    [
+        ("pending", 0, 54, 66),  # first poll after the first delay, ±10 % jitter
+        ("pending", 1, 108, 132),  # then doubling
+        ("pending", 3, 432, 528),
+        ("pending", 10, 3240, 3600),  # capped at the maximum
+        ("started", 0, 13.5, 16.5),  # an unknown outcome is asked sooner
+    ],
+)
+def test_the_delay_doubles_with_jitter_up_to_the_maximum(status, polls, low, high):
+    delays = [poll_delay(status, polls).total_seconds() for _ in range(50)]
+    assert low <= min(delays) and max(delays) <= high
+
+
+def test_only_due_unfinished_attempts_are_claimed_and_a_claim_holds_them():
+    checkout = make_checkout()
+    due = make_attempt(checkout, status=AttemptStatus.PENDING, next_poll_at=timezone.now() - timedelta(seconds=1))
+    make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now() + timedelta(minutes=1))
+    make_attempt(make_checkout(), status=AttemptStatus.SUCCEEDED, next_poll_at=timezone.now() - timedelta(minutes=1))
+    assert attempts_claim_due(limit=10) == [due.id]
+    assert attempts_claim_due(limit=10) == []  # claimed: its next poll moved out by the lease
+
+
+def test_a_poll_applies_the_psps_answer_and_stops_polling_a_final_attempt(psp_stub):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", version=2))
+    polled = attempt_poll(attempt_id=attempt.id)
+    assert (polled.status, polled.next_poll_at) == (AttemptStatus.SUCCEEDED, None)
+    attempt.refresh_from_db()
+    assert attempt.poll_count == 1
+
+
+def test_a_pending_answer_schedules_the_next_poll_later(psp_stub):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", status="pending", version=1))
+    polled = attempt_poll(attempt_id=attempt.id)
+    wait = (polled.next_poll_at - timezone.now()).total_seconds()
+    assert polled.status == AttemptStatus.PENDING
+    assert 0.9 * 120 - 1 <= wait <= 1.1 * 120  # the second poll: the first delay doubled once
+
+
+def test_a_psp_that_is_down_delays_the_poll_and_never_fails_the_payment(psp_stub):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1,
+                           poll_count=2)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", status=503, json={"error": {"code": "internal_error", "message": ""}})
+    polled = attempt_poll(attempt_id=attempt.id)
+    assert polled.status == AttemptStatus.PENDING
+    wait = (polled.next_poll_at - timezone.now()).total_seconds()
+    assert 0.9 * 60 * 8 - 1 <= wait <= 1.1 * 60 * 8  # the fourth poll: first delay doubled three times
+
+
+def test_a_started_attempt_is_learned_from_the_session(psp_stub):
+    checkout = make_checkout()
+    attempt = make_attempt(checkout)
+    psp_stub.get(f"{PSP}/v1/sessions/{checkout.psp_token}", json=session_json(
+        checkout, latest_payment=payment_json(attempt, id="pay_7", status="pending")))
+    polled = attempt_poll(attempt_id=attempt.id)
+    assert (polled.status, polled.psp_payment_id) == (AttemptStatus.PENDING, "pay_7")
+
+
+def test_after_the_give_up_time_the_attempt_goes_to_review_and_is_no_longer_polled(psp_stub):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", status="pending", version=1))
+    with time_machine.travel(timezone.now() + timedelta(hours=72, seconds=1)):
+        polled = attempt_poll(attempt_id=attempt.id)
+    assert (polled.status, polled.next_poll_at) == (AttemptStatus.NEEDS_REVIEW, None)
+    assert "GIVE_UP" in polled.review_note
+    assert attempts_claim_due(limit=10) == []
+
+
+def test_sync_payments_asks_the_psp_about_the_given_attempts(psp_stub):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", version=2))
+    out = StringIO()
+    call_command("sync_payments", str(attempt.id), stdout=out)
+    assert f"{attempt.id} pending -> succeeded" in out.getvalue()
+    assert PaymentAttempt.objects.get().status == AttemptStatus.SUCCEEDED
+
+
+def test_sync_payments_without_ids_asks_about_every_unfinished_attempt(psp_stub):
+    unfinished = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    make_attempt(make_checkout(), status=AttemptStatus.SUCCEEDED, psp_payment_id="pay_2", psp_version=1)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(unfinished, id="pay_1", status="failed", version=2,
+                                                             failure_code="processing_error"))
+    out = StringIO()
+    call_command("sync_payments", stdout=out)
+    assert out.getvalue().count("->") == 1
+    assert [call.request.url for call in psp_stub.calls] == [f"{PSP}/v1/payments/pay_1"]

@@ -1,0 +1,107 @@
+"""Processing a recorded event: the event is a hint, the PSP's object is the truth.
+
+A payment event is applied through `attempt_apply_payment` (so only a higher version counts);
+the payment is re-read from the PSP when the event names a payment we cannot place, or when it
+jumps versions so that changes in between were missed. Refund events update the refund.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import timedelta
+
+from django.utils import timezone
+
+from payments.gateway import psp
+from payments.models import PaymentAttempt, Refund
+from payments.psp.parse import payment_from, refund_from
+from payments.psp.types import PspNotFound, PspPayment
+from payments.refunds import refund_apply
+from payments.sync import attempt_apply_payment
+from payments.transitions import Cause
+from webhooks.models import WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+Outcome = WebhookEvent.Outcome
+
+
+def event_process(*, event_pk: int) -> str:
+    """Apply one recorded event. Idempotent: an event already processed is left alone, and
+    applying the same PSP object twice changes nothing the second time. Raises when the PSP
+    must be asked and cannot answer; the caller retries."""
+    event = WebhookEvent.objects.get(pk=event_pk)
+    if event.outcome not in (Outcome.RECEIVED, Outcome.FAILED):
+        return event.outcome
+    payload = json.loads(event.body)
+    cause = Cause(kind="webhook", reference=event.event_id)
+    try:
+        if event.type.startswith("payment."):
+            outcome, checkout_id = _apply_payment(payment_from(payload["data"]), cause)
+        else:
+            outcome, checkout_id = _apply_refund(payload["data"], cause)
+    except Exception as exc:
+        WebhookEvent.objects.filter(pk=event.pk).update(
+            outcome=Outcome.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
+            processing_attempts=event.processing_attempts + 1,
+        )
+        raise
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        outcome=outcome, error="", processed_at=timezone.now(), checkout_id=checkout_id,
+        processing_attempts=event.processing_attempts + 1,
+    )
+    return outcome
+
+
+def _apply_payment(payment: PspPayment, cause: Cause) -> tuple[str, uuid.UUID | None]:
+    attempt = _attempt_of(payment)
+    if attempt is None or _missed_versions(attempt, payment):
+        try:
+            payment = psp().get_payment(payment.id, context={"webhook": cause.reference})
+        except PspNotFound:
+            return Outcome.IGNORED, None
+        attempt = attempt or _attempt_of(payment)
+        if attempt is None:
+            logger.info("webhook %s is about payment %s, which is not ours", cause.reference, payment.id)
+            return Outcome.IGNORED, None
+    before = attempt.psp_version
+    applied = attempt_apply_payment(attempt_id=attempt.id, payment=payment, cause=cause)
+    return (Outcome.PROCESSED if applied.psp_version > before else Outcome.IGNORED), attempt.checkout_id
+
+
+def _attempt_of(payment: PspPayment) -> PaymentAttempt | None:
+    attempt_id = payment.metadata.get("attempt_id", "")
+    try:
+        by_metadata = PaymentAttempt.objects.filter(id=uuid.UUID(attempt_id)).first() if attempt_id else None
+    except ValueError:
+        by_metadata = None
+    return by_metadata or PaymentAttempt.objects.filter(psp_payment_id=payment.id).first()
+
+
+def _missed_versions(attempt: PaymentAttempt, payment: PspPayment) -> bool:
+    # Version 0 means we never saw the payment: nothing in between can have been missed.
+    return attempt.psp_version > 0 and payment.version > attempt.psp_version + 1
+
+
+def _apply_refund(data: dict[str, object], cause: Cause) -> tuple[str, uuid.UUID | None]:
+    answer = refund_from(data)
+    refund = Refund.objects.filter(psp_refund_id=answer.id).first()
+    if refund is None:
+        # Not one we know by id: made elsewhere, or its answer to us is still on its way (the
+        # refund's own poll will learn it). The payment.refunded event carries the money.
+        return Outcome.IGNORED, None
+    before = refund.status
+    applied = refund_apply(refund_id=refund.id, answer=answer, cause=cause)
+    return (Outcome.PROCESSED if applied.status != before else Outcome.IGNORED), refund.checkout_id
+
+
+def events_requeue_stale(*, older_than_seconds: float = 120) -> list[int]:
+    """Events still `received` long after arriving: their task was lost (a worker killed before
+    it acknowledged, a broker restart). Returns their ids for the caller to enqueue again."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        WebhookEvent.objects.filter(outcome=Outcome.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at").values_list("pk", flat=True)[:500]
+    )

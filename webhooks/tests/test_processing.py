@@ -1,0 +1,134 @@
+"""Processing recorded events: the PSP's object is the truth, applied once, in version order."""
+
+import pytest
+
+from checkout.tests.factories import make_checkout
+from payments.models import Refund
+from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
+from payments.tests.factories import PSP, make_attempt, payment_json, refund_json
+from webhooks.models import WebhookEvent
+from webhooks.processing import event_process, events_requeue_stale
+from webhooks.tests.factories import deliver, event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff(settings):
+    settings.PSP_RETRY_BACKOFF = 0
+
+
+def _receive(client, type_, data):
+    deliver(client, event(type_, data))
+    return WebhookEvent.objects.order_by("-id").first()
+
+
+def test_a_payment_event_moves_the_attempt_and_the_checkout(client):
+    checkout = make_checkout()
+    attempt = make_attempt(checkout, status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    stored = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=2))
+    assert event_process(event_pk=stored.pk) == "processed"
+    attempt.refresh_from_db()
+    checkout.refresh_from_db()
+    assert (attempt.status, checkout.status) == (AttemptStatus.SUCCEEDED, CheckoutStatus.PAID)
+    stored.refresh_from_db()
+    assert stored.checkout_id == checkout.id and stored.processed_at is not None
+    change = checkout.status_changes.get(attempt=attempt, to_status="succeeded")
+    assert (change.cause, change.cause_reference) == ("webhook", stored.event_id)
+
+
+def test_processing_the_same_event_again_changes_nothing(client):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    stored = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=2))
+    event_process(event_pk=stored.pk)
+    WebhookEvent.objects.filter(pk=stored.pk).update(outcome="received")
+    assert event_process(event_pk=stored.pk) == "ignored"
+    assert attempt.checkout.status_changes.filter(attempt=attempt, to_status="succeeded").count() == 1
+
+
+def test_an_older_event_after_a_newer_one_is_ignored(client):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    newer = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=2))
+    older = _receive(client, "payment.pending", payment_json(attempt, id="pay_1", status="pending", version=1))
+    event_process(event_pk=newer.pk)
+    assert event_process(event_pk=older.pk) == "ignored"
+    attempt.refresh_from_db()
+    assert attempt.status == AttemptStatus.SUCCEEDED
+
+
+def test_the_webhook_can_arrive_before_the_buy_now_answer(client):
+    # the attempt is still `started`: it is found by the attempt id the PSP echoes in metadata
+    attempt = make_attempt(make_checkout())
+    stored = _receive(client, "payment.pending", payment_json(attempt, id="pay_9", status="pending"))
+    assert event_process(event_pk=stored.pk) == "processed"
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.psp_payment_id) == (AttemptStatus.PENDING, "pay_9")
+
+
+def test_an_unknown_payment_is_re_read_from_the_psp(client, psp_stub):
+    attempt = make_attempt(make_checkout())
+    # the event names no attempt of ours; the PSP's own copy does
+    psp_stub.get(f"{PSP}/v1/payments/pay_2", json=payment_json(attempt, id="pay_2", status="succeeded"))
+    stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_2", metadata={}))
+    assert event_process(event_pk=stored.pk) == "processed"
+    attempt.refresh_from_db()
+    assert attempt.status == AttemptStatus.SUCCEEDED
+
+
+def test_a_payment_that_is_not_ours_is_ignored(client, psp_stub):
+    psp_stub.get(f"{PSP}/v1/payments/pay_3", status=404, json={"error": {"code": "not_found", "message": ""}})
+    stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_3", metadata={}))
+    assert event_process(event_pk=stored.pk) == "ignored"
+
+
+def test_a_jump_in_versions_is_checked_against_the_psp(client, psp_stub):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.SUCCEEDED, psp_payment_id="pay_1", psp_version=1)
+    # we missed version 2; the event carries version 3, the PSP now has version 4
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", version=4,
+                                                             refunded_amount="12.50"))
+    stored = _receive(client, "payment.refunded", payment_json(attempt, id="pay_1", version=3, refunded_amount="5.00"))
+    event_process(event_pk=stored.pk)
+    attempt.refresh_from_db()
+    assert (attempt.psp_version, str(attempt.refunded_amount)) == (4, "12.500")
+    attempt.checkout.refresh_from_db()
+    assert attempt.checkout.status == CheckoutStatus.REFUNDED
+
+
+def test_an_event_with_another_amount_sends_the_attempt_to_review(client):
+    checkout = make_checkout()
+    attempt = make_attempt(checkout, status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    stored = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=2, amount="1.00"))
+    event_process(event_pk=stored.pk)
+    attempt.refresh_from_db()
+    checkout.refresh_from_db()
+    assert attempt.status == AttemptStatus.NEEDS_REVIEW
+    assert checkout.status == CheckoutStatus.PROCESSING
+
+
+def test_refund_events_update_the_refund_and_the_checkout(client):
+    checkout = make_checkout(status=CheckoutStatus.PAID)
+    attempt = make_attempt(checkout, status=AttemptStatus.SUCCEEDED, psp_payment_id="pay_1", psp_version=1)
+    refund = Refund(checkout=checkout, attempt=attempt, amount="12.50", currency="EUR", status=RefundStatus.PENDING,
+                    psp_refund_id="re_1", idempotency_key="bps-refund-x")
+    refund.save()
+    stored = _receive(client, "refund.succeeded", refund_json("pay_1", id="re_1", amount="12.50", status="succeeded"))
+    assert event_process(event_pk=stored.pk) == "processed"
+    refund.refresh_from_db()
+    checkout.refresh_from_db()
+    assert (refund.status, checkout.status) == (RefundStatus.SUCCEEDED, CheckoutStatus.REFUNDED)
+
+
+def test_a_failure_to_reach_the_psp_marks_the_event_failed_for_a_retry(client, psp_stub):
+    psp_stub.get(f"{PSP}/v1/payments/pay_4", status=503, json={"error": {"code": "internal_error", "message": ""}})
+    stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_4", metadata={}))
+    with pytest.raises(Exception):
+        event_process(event_pk=stored.pk)
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.processing_attempts) == ("failed", 1)
+    assert "PspUnavailable" in stored.error
+
+
+def test_events_left_received_are_found_again(client):
+    stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_5"))
+    assert events_requeue_stale(older_than_seconds=3600) == []
+    assert events_requeue_stale(older_than_seconds=-1) == [stored.pk]
