@@ -85,7 +85,9 @@ def start_sandbox(storage: str) -> tuple[subprocess.Popen[str], str]:
 # clients ---------------------------------------------------------------------
 
 
-def _post(conn: http.client.HTTPConnection, path: str, body: object) -> tuple[int, bytes]:
+def _post(
+    conn: http.client.HTTPConnection, path: str, body: object
+) -> tuple[int, bytes]:
     headers = {
         "Authorization": f"Bearer {API_KEY}",
         "Content-Type": "application/json",
@@ -136,12 +138,16 @@ def _pay_thread(url: str, tokens: list[str], sink: str, out: list[Any]) -> None:
     out.append((latencies, errors, time.time()))
 
 
-def _pay_worker(args: tuple[str, list[str], str, int, float]) -> tuple[list[float], int, float]:
+def _pay_worker(
+    args: tuple[str, list[str], str, int, float],
+) -> tuple[list[float], int, float]:
     url, tokens, sink, connections, start_at = args
     time.sleep(max(0.0, start_at - time.time()))
     out: list[Any] = []
     threads = [
-        threading.Thread(target=_pay_thread, args=(url, tokens[n::connections], sink, out))
+        threading.Thread(
+            target=_pay_thread, args=(url, tokens[n::connections], sink, out)
+        )
         for n in range(connections)
     ]
     for thread in threads:
@@ -167,10 +173,22 @@ def run(sessions: int, clients: int, connections: int) -> None:
         sandbox, url = start_sandbox(f"{tmp}/bench.sqlite3")
         try:
             with ctx.Pool(clients) as pool:
-                chunks = [sessions // clients + (n < sessions % clients) for n in range(clients)]
-                tokens = [t for part in pool.starmap(_create_sessions, [(url, c) for c in chunks]) for t in part]
+                chunks = [
+                    sessions // clients + (n < sessions % clients)
+                    for n in range(clients)
+                ]
+                tokens = [
+                    t
+                    for part in pool.starmap(
+                        _create_sessions, [(url, c) for c in chunks]
+                    )
+                    for t in part
+                ]
                 start_at = time.time() + 0.5
-                jobs = [(url, part, sink, connections, start_at) for part in _split(tokens, clients)]
+                jobs = [
+                    (url, part, sink, connections, start_at)
+                    for part in _split(tokens, clients)
+                ]
                 results = pool.map(_pay_worker, jobs)
             _report(results, start_at, sessions, clients, connections)
             _report_webhooks(sink_port, sessions, start_at)
@@ -202,14 +220,24 @@ def _report_webhooks(sink_port: int, expected: int, start_at: float) -> None:
     deadline = time.time() + 60
     while (received := sink_count(sink_port)) < expected and time.time() < deadline:
         time.sleep(0.1)
-    print(f"webhooks: {received}/{expected} delivered {time.time() - start_at:.2f} s after the start")
+    print(
+        f"webhooks: {received}/{expected} delivered {time.time() - start_at:.2f} s after the start"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m psp_sandbox.bench", description=__doc__)
-    parser.add_argument("--sessions", type=int, default=5000, help="payments to make (default 5000)")
-    parser.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
-    parser.add_argument("--connections", type=int, default=4, help="connections per client (default 4)")
+    parser = argparse.ArgumentParser(
+        prog="python -m psp_sandbox.bench", description=__doc__
+    )
+    parser.add_argument(
+        "--sessions", type=int, default=5000, help="payments to make (default 5000)"
+    )
+    parser.add_argument(
+        "--clients", type=int, default=4, help="client processes (default 4)"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=4, help="connections per client (default 4)"
+    )
     args = parser.parse_args()
     run(args.sessions, args.clients, args.connections)
 

@@ -84,6 +84,8 @@ class DeliveryWorker:
             self._work.put(None)
         for thread in self._threads:
             thread.join(timeout=2)
+        # Outcomes of the last attempts, so scheduled retries keep their times.
+        self._record_outcomes()
 
     # dispatcher ----------------------------------------------------------
 

@@ -27,7 +27,9 @@ class Psp:
         headers = dict(kwargs.pop("headers", {}))
         if key is not None:
             headers["Idempotency-Key"] = uuid.uuid4().hex if key == "new" else key
-        return self.http.post(self.url + path, json=body, headers=headers, timeout=15, **kwargs)
+        return self.http.post(
+            self.url + path, json=body, headers=headers, timeout=15, **kwargs
+        )
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.http.get(self.url + path, timeout=15, **kwargs)
@@ -39,7 +41,9 @@ class Psp:
         session: JSON = answer.json()
         return session
 
-    def payment_body(self, session: JSON, method: str = "pm_card_visa", **overrides: Any) -> JSON:
+    def payment_body(
+        self, session: JSON, method: str = "pm_card_visa", **overrides: Any
+    ) -> JSON:
         body = {
             "token": session["token"],
             "amount": session["amount"],
@@ -51,9 +55,16 @@ class Psp:
         return {**body, **overrides}
 
     def pay(
-        self, session: JSON, method: str = "pm_card_visa", *, key: str | None = "new", **overrides: Any
+        self,
+        session: JSON,
+        method: str = "pm_card_visa",
+        *,
+        key: str | None = "new",
+        **overrides: Any,
     ) -> requests.Response:
-        return self.post("/v1/payments", self.payment_body(session, method, **overrides), key=key)
+        return self.post(
+            "/v1/payments", self.payment_body(session, method, **overrides), key=key
+        )
 
     def paid(self, method: str = "pm_card_visa", **overrides: Any) -> JSON:
         """A new session paid with `method`: the payment object."""
@@ -84,7 +95,9 @@ class Psp:
         armed: JSON = answer.json()
         return armed
 
-    def wait_for(self, path: str, field: str, value: object, timeout: float = 10.0) -> JSON:
+    def wait_for(
+        self, path: str, field: str, value: object, timeout: float = 10.0
+    ) -> JSON:
         """GET `path` until its `field` equals `value`."""
         deadline = time.monotonic() + timeout
         while True:
@@ -93,5 +106,7 @@ class Psp:
             if current.get(field) == value:
                 return current
             if time.monotonic() > deadline:
-                raise AssertionError(f"{path}: {field} is {current.get(field)!r}, not {value!r}")
+                raise AssertionError(
+                    f"{path}: {field} is {current.get(field)!r}, not {value!r}"
+                )
             time.sleep(0.05)

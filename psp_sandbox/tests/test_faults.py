@@ -35,7 +35,9 @@ def test_error_before_does_nothing_and_answers_500(psp: Psp) -> None:
     session = psp.create_session()
     answer = psp.pay(session)
     assert answer.status_code == 500
-    assert answer.json() == {"error": {"code": "internal_error", "message": "internal error"}}
+    assert answer.json() == {
+        "error": {"code": "internal_error", "message": "internal error"}
+    }
     assert psp.session(session["token"])["latest_payment"] is None
 
 
@@ -99,7 +101,9 @@ def test_slow_holds_only_its_own_request(psp: Psp) -> None:
         ("/sandbox/3ds/{id}", "GET", "/sandbox/3ds/pay_abc", True),
     ],
 )
-def test_path_patterns(psp: Psp, pattern: str, method: str, path: str, matches: bool) -> None:
+def test_path_patterns(
+    psp: Psp, pattern: str, method: str, path: str, matches: bool
+) -> None:
     # given an error_before armed for a pattern
     psp.arm({"path": pattern, "fault": "error_before"})
     # when a request goes to a path (any method matches)
@@ -134,7 +138,10 @@ def test_delete_clears_faults_and_webhook_knobs(psp: Psp) -> None:
     psp.arm({"webhooks": {"drop": 1.0, "reorder": True}})
     cleared = psp.http.delete(psp.url + "/sandbox/faults", timeout=10)
     assert cleared.status_code == 200
-    assert cleared.json() == {"faults": [], "webhooks": {"duplicate": 0.0, "drop": 0.0, "reorder": False}}
+    assert cleared.json() == {
+        "faults": [],
+        "webhooks": {"duplicate": 0.0, "drop": 0.0, "reorder": False},
+    }
     assert psp.post("/v1/sessions", _session_body()).status_code == 201
 
 
@@ -163,6 +170,10 @@ def test_a_bad_fault_is_422(psp: Psp, body: dict[str, object]) -> None:
 
 
 def test_the_fault_endpoint_needs_the_key(psp: Psp) -> None:
-    answer = requests.post(psp.url + "/sandbox/faults", json={"path": "/v1/*", "fault": "error_before"}, timeout=10)
+    answer = requests.post(
+        psp.url + "/sandbox/faults",
+        json={"path": "/v1/*", "fault": "error_before"},
+        timeout=10,
+    )
     assert answer.status_code == 401
     assert psp.get("/sandbox/faults").json()["faults"] == []

@@ -39,7 +39,10 @@ def test_the_body_is_compared_after_parsing(psp: Psp) -> None:
     # when the same JSON comes with other key order and spacing
     reordered = json.dumps(dict(reversed(list(body.items()))), indent=4)
     again = psp.http.post(
-        psp.url + "/v1/sessions", data=reordered, headers={"Idempotency-Key": key}, timeout=10
+        psp.url + "/v1/sessions",
+        data=reordered,
+        headers={"Idempotency-Key": key},
+        timeout=10,
     )
     # then it is the same request: replayed
     assert again.status_code == 201
@@ -60,7 +63,9 @@ def test_the_same_key_on_another_path_is_422_reused(psp: Psp) -> None:
     # given a key used to register a session
     key = uuid.uuid4().hex
     session = psp.post(
-        "/v1/sessions", {"checkout_id": uuid.uuid4().hex, "amount": "12.50", "currency": "EUR"}, key=key
+        "/v1/sessions",
+        {"checkout_id": uuid.uuid4().hex, "amount": "12.50", "currency": "EUR"},
+        key=key,
     ).json()
     # when it is used for a payment
     answer = psp.pay(session, key=key)

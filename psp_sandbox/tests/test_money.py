@@ -70,7 +70,9 @@ def test_a_well_formed_amount_is_accepted_and_echoed_exactly(
 
 
 @pytest.mark.parametrize(("amount", "currency"), BAD_AMOUNTS)
-def test_a_malformed_amount_is_invalid_amount(psp: Psp, amount: object, currency: str) -> None:
+def test_a_malformed_amount_is_invalid_amount(
+    psp: Psp, amount: object, currency: str
+) -> None:
     # given an amount that breaks the format of its currency
     # when a session is registered with it
     answer = psp.post("/v1/sessions", _session_body(amount, currency))
@@ -80,7 +82,9 @@ def test_a_malformed_amount_is_invalid_amount(psp: Psp, amount: object, currency
 
 
 @pytest.mark.parametrize(("amount", "currency"), BAD_AMOUNTS[:8])
-def test_a_payment_checks_the_amount_format_too(psp: Psp, amount: object, currency: str) -> None:
+def test_a_payment_checks_the_amount_format_too(
+    psp: Psp, amount: object, currency: str
+) -> None:
     # given an open session
     session = psp.create_session()
     # when a payment names a malformed amount
@@ -91,7 +95,9 @@ def test_a_payment_checks_the_amount_format_too(psp: Psp, amount: object, curren
 
 
 @pytest.mark.parametrize("currency", BAD_CURRENCIES)
-def test_an_unknown_or_lower_case_currency_is_invalid_currency(psp: Psp, currency: object) -> None:
+def test_an_unknown_or_lower_case_currency_is_invalid_currency(
+    psp: Psp, currency: object
+) -> None:
     # given a currency the sandbox does not support (or spelled in lower case)
     # when a session is registered with it
     answer = psp.post("/v1/sessions", _session_body("12.50", currency))
@@ -102,7 +108,11 @@ def test_an_unknown_or_lower_case_currency_is_invalid_currency(psp: Psp, currenc
 
 def test_refunded_amount_has_the_currency_format_even_when_zero(psp: Psp) -> None:
     # given payments in currencies with 0, 2 and 3 digits
-    for amount, currency, zero in [("1200", "JPY", "0"), ("12.50", "EUR", "0.00"), ("1.250", "KWD", "0.000")]:
+    for amount, currency, zero in [
+        ("1200", "JPY", "0"),
+        ("12.50", "EUR", "0.00"),
+        ("1.250", "KWD", "0.000"),
+    ]:
         session = psp.create_session(amount, currency)
         # when one is paid
         payment = psp.pay(session).json()

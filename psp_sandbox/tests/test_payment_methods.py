@@ -11,8 +11,21 @@ from .client import Psp
 pytestmark = pytest.mark.sandbox
 
 PAYMENT_FIELDS = {
-    "id", "token", "checkout_id", "amount", "currency", "payment_method", "status", "failure_code",
-    "failure_message", "next_action", "refunded_amount", "metadata", "version", "created_at", "updated_at",
+    "id",
+    "token",
+    "checkout_id",
+    "amount",
+    "currency",
+    "payment_method",
+    "status",
+    "failure_code",
+    "failure_message",
+    "next_action",
+    "refunded_amount",
+    "metadata",
+    "version",
+    "created_at",
+    "updated_at",
 }
 
 METHODS = [
@@ -53,7 +66,10 @@ def test_each_test_method_gives_its_status_in_the_response(
 def test_three_d_secure_points_next_action_at_a_sandbox_page(psp: Psp) -> None:
     payment = psp.paid("pm_card_3ds")
     assert payment["next_action"]["type"] == "redirect"
-    assert re.fullmatch(re.escape(psp.url) + r"/sandbox/3ds/" + payment["id"], payment["next_action"]["url"])
+    assert re.fullmatch(
+        re.escape(psp.url) + r"/sandbox/3ds/" + payment["id"],
+        payment["next_action"]["url"],
+    )
 
 
 def test_next_action_uses_the_host_the_sandbox_was_reached_at(psp: Psp) -> None:
@@ -61,9 +77,14 @@ def test_next_action_uses_the_host_the_sandbox_was_reached_at(psp: Psp) -> None:
     body = psp.payment_body(psp.create_session(), "pm_card_3ds")
     headers = {"Host": "psp.example:4242", "Idempotency-Key": "host-" + body["token"]}
     # when a 3-D Secure payment is made
-    payment = psp.http.post(psp.url + "/v1/payments", json=body, headers=headers, timeout=10).json()
+    payment = psp.http.post(
+        psp.url + "/v1/payments", json=body, headers=headers, timeout=10
+    ).json()
     # then the page is under that name
-    assert payment["next_action"]["url"] == f"http://psp.example:4242/sandbox/3ds/{payment['id']}"
+    assert (
+        payment["next_action"]["url"]
+        == f"http://psp.example:4242/sandbox/3ds/{payment['id']}"
+    )
 
 
 @pytest.mark.parametrize("method", ["pm_card_amex", "PM_CARD_VISA", "", 7, None])

@@ -13,7 +13,9 @@ from .sandbox_process import SECRET
 pytestmark = pytest.mark.sandbox
 
 
-def test_a_partial_refund_is_pending_then_succeeds_and_grows_refunded_amount(psp: Psp) -> None:
+def test_a_partial_refund_is_pending_then_succeeds_and_grows_refunded_amount(
+    psp: Psp,
+) -> None:
     # given a succeeded payment of 12.50 EUR
     payment = psp.paid()
     # when 5.00 is refunded
@@ -21,15 +23,36 @@ def test_a_partial_refund_is_pending_then_succeeds_and_grows_refunded_amount(psp
     # then the refund is pending, and the payment unchanged for now
     assert answer.status_code == 201
     refund = answer.json()
-    assert set(refund) == {"id", "payment_id", "amount", "currency", "status", "reason", "created_at", "updated_at"}
+    assert set(refund) == {
+        "id",
+        "payment_id",
+        "amount",
+        "currency",
+        "status",
+        "reason",
+        "created_at",
+        "updated_at",
+    }
     assert refund["id"].startswith("re_")
-    assert (refund["payment_id"], refund["amount"], refund["currency"], refund["status"], refund["reason"]) == (
-        payment["id"], "5.00", "EUR", "pending", "customer request")
+    assert (
+        refund["payment_id"],
+        refund["amount"],
+        refund["currency"],
+        refund["status"],
+        refund["reason"],
+    ) == (payment["id"], "5.00", "EUR", "pending", "customer request")
     assert psp.payment(payment["id"])["version"] == 1
     # and once the settle delay has passed it succeeded, growing refunded_amount and version
-    assert psp.wait_for(f"/v1/refunds/{refund['id']}", "status", "succeeded")["amount"] == "5.00"
+    assert (
+        psp.wait_for(f"/v1/refunds/{refund['id']}", "status", "succeeded")["amount"]
+        == "5.00"
+    )
     current = psp.payment(payment["id"])
-    assert (current["refunded_amount"], current["version"], current["status"]) == ("5.00", 2, "succeeded")
+    assert (current["refunded_amount"], current["version"], current["status"]) == (
+        "5.00",
+        2,
+        "succeeded",
+    )
 
 
 def test_refunds_up_to_the_full_amount(psp: Psp) -> None:
@@ -56,8 +79,12 @@ def test_a_refund_larger_than_the_payment_is_refused(psp: Psp) -> None:
     assert answer.json()["error"]["code"] == "refund_exceeds_payment"
 
 
-@pytest.mark.parametrize(("amount", "currency"), [("5.13", "EUR"), ("113", "JPY"), ("1.013", "KWD")])
-def test_a_refund_ending_in_13_fails_and_does_not_count(psp: Psp, amount: str, currency: str) -> None:
+@pytest.mark.parametrize(
+    ("amount", "currency"), [("5.13", "EUR"), ("113", "JPY"), ("1.013", "KWD")]
+)
+def test_a_refund_ending_in_13_fails_and_does_not_count(
+    psp: Psp, amount: str, currency: str
+) -> None:
     # given a payment and a refund whose minor units end in 13
     full = {"EUR": "12.50", "JPY": "1200", "KWD": "1.250"}[currency]
     payment = psp.pay(psp.create_session(full, currency)).json()
@@ -67,11 +94,16 @@ def test_a_refund_ending_in_13_fails_and_does_not_count(psp: Psp, amount: str, c
     # then it failed, the payment is unchanged, and the full amount can still be refunded
     assert failed["amount"] == amount
     current = psp.payment(payment["id"])
-    assert (current["version"], current["refunded_amount"]) == (1, payment["refunded_amount"])
+    assert (current["version"], current["refunded_amount"]) == (
+        1,
+        payment["refunded_amount"],
+    )
     assert psp.refund(payment, full).status_code == 201
 
 
-@pytest.mark.parametrize("method", ["pm_card_declined", "pm_card_3ds", "pm_bank_transfer"])
+@pytest.mark.parametrize(
+    "method", ["pm_card_declined", "pm_card_3ds", "pm_bank_transfer"]
+)
 def test_only_a_succeeded_payment_is_refundable(psp: Psp, method: str) -> None:
     payment = psp.paid(method)
     answer = psp.refund(payment, "1.00")
@@ -98,7 +130,9 @@ def test_the_currency_must_be_the_payments(psp: Psp) -> None:
         ({"amount": "0.00", "currency": "EUR"}, "invalid_amount"),
     ],
 )
-def test_bad_refund_requests_are_422(psp: Psp, body: dict[str, object], code: str) -> None:
+def test_bad_refund_requests_are_422(
+    psp: Psp, body: dict[str, object], code: str
+) -> None:
     payment = psp.paid()
     answer = psp.post(f"/v1/payments/{payment['id']}/refunds", body)
     assert answer.status_code == 422
@@ -114,14 +148,24 @@ def test_refund_events(psp: Psp, receiver: Receiver) -> None:
     events = verified_events(receiver.wait_for(psp.webhook_url, 4), SECRET)
     # then there was payment.succeeded, refund.succeeded, refund.failed and payment.refunded
     by_type = {event["type"]: event["data"] for event in events}
-    assert sorted(by_type) == ["payment.refunded", "payment.succeeded", "refund.failed", "refund.succeeded"]
+    assert sorted(by_type) == [
+        "payment.refunded",
+        "payment.succeeded",
+        "refund.failed",
+        "refund.succeeded",
+    ]
     assert by_type["refund.succeeded"]["id"] == good["id"]
     assert by_type["refund.succeeded"]["status"] == "succeeded"
     assert by_type["refund.failed"]["id"] == bad["id"]
-    assert (by_type["payment.refunded"]["refunded_amount"], by_type["payment.refunded"]["version"]) == ("2.00", 2)
+    assert (
+        by_type["payment.refunded"]["refunded_amount"],
+        by_type["payment.refunded"]["version"],
+    ) == ("2.00", 2)
 
 
-def test_no_webhook_about_a_silent_payments_refunds(psp: Psp, receiver: Receiver) -> None:
+def test_no_webhook_about_a_silent_payments_refunds(
+    psp: Psp, receiver: Receiver
+) -> None:
     payment = psp.paid("pm_bank_transfer_silent")
     psp.wait_for(f"/v1/payments/{payment['id']}", "status", "succeeded")
     refund = psp.refund(payment, "1.00").json()

@@ -16,22 +16,40 @@ RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 def test_a_new_session_is_201_with_the_session_object(psp: Psp) -> None:
     # given a new checkout
-    body = {"checkout_id": "c-" + uuid.uuid4().hex, "amount": "12.50", "currency": "EUR",
-            "description": "Order 1042"}
+    body = {
+        "checkout_id": "c-" + uuid.uuid4().hex,
+        "amount": "12.50",
+        "currency": "EUR",
+        "description": "Order 1042",
+    }
     # when it is registered
     answer = psp.post("/v1/sessions", body)
     # then the session is open, unpaid, with an opaque token
     assert answer.status_code == 201
     session = answer.json()
-    assert set(session) == {"token", "checkout_id", "amount", "currency", "description", "status",
-                            "expires_at", "created_at", "latest_payment"}
+    assert set(session) == {
+        "token",
+        "checkout_id",
+        "amount",
+        "currency",
+        "description",
+        "status",
+        "expires_at",
+        "created_at",
+        "latest_payment",
+    }
     assert session["token"].startswith("tok_")
     assert (session["checkout_id"], session["amount"], session["currency"]) == (
-        body["checkout_id"], "12.50", "EUR")
+        body["checkout_id"],
+        "12.50",
+        "EUR",
+    )
     assert session["description"] == "Order 1042"
     assert session["status"] == "open"
     assert session["latest_payment"] is None
-    assert RFC3339.fullmatch(session["created_at"]) and RFC3339.fullmatch(session["expires_at"])
+    assert RFC3339.fullmatch(session["created_at"]) and RFC3339.fullmatch(
+        session["expires_at"]
+    )
     assert session["expires_at"] > session["created_at"]
 
 
@@ -51,15 +69,23 @@ def test_the_same_checkout_again_is_200_with_the_same_token(psp: Psp) -> None:
     assert again.json() == first.json()
 
 
-@pytest.mark.parametrize(("amount", "currency"), [("12.51", "EUR"), ("12.50", "USD"), ("1250", "JPY")])
+@pytest.mark.parametrize(
+    ("amount", "currency"), [("12.51", "EUR"), ("12.50", "USD"), ("1250", "JPY")]
+)
 def test_the_same_checkout_with_another_amount_or_currency_is_409(
     psp: Psp, amount: str, currency: str
 ) -> None:
     # given a registered checkout of 12.50 EUR
     checkout_id = uuid.uuid4().hex
-    psp.post("/v1/sessions", {"checkout_id": checkout_id, "amount": "12.50", "currency": "EUR"})
+    psp.post(
+        "/v1/sessions",
+        {"checkout_id": checkout_id, "amount": "12.50", "currency": "EUR"},
+    )
     # when the same checkout_id comes with another amount or currency
-    answer = psp.post("/v1/sessions", {"checkout_id": checkout_id, "amount": amount, "currency": currency})
+    answer = psp.post(
+        "/v1/sessions",
+        {"checkout_id": checkout_id, "amount": amount, "currency": currency},
+    )
     # then it is a conflict
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "checkout_id_conflict"
@@ -76,7 +102,10 @@ def test_get_session_shows_the_latest_payment_and_completion(psp: Psp) -> None:
     # then the latest payment is the newest one, and the session is completed
     assert current["latest_payment"] == paid
     assert current["status"] == "completed"
-    assert paid["token"] == session["token"] and paid["checkout_id"] == session["checkout_id"]
+    assert (
+        paid["token"] == session["token"]
+        and paid["checkout_id"] == session["checkout_id"]
+    )
 
 
 def test_a_retried_registration_of_a_paid_session_shows_its_payment(psp: Psp) -> None:

@@ -18,13 +18,28 @@ SETTLE = 1.0  # real seconds: --settle-delay 1000 at --time-scale 0.001
 @pytest.mark.parametrize(
     ("method", "final", "failure_code", "events"),
     [
-        ("pm_bank_transfer", "succeeded", None, ["payment.pending", "payment.succeeded"]),
-        ("pm_bank_transfer_fail", "failed", "processing_error", ["payment.pending", "payment.failed"]),
+        (
+            "pm_bank_transfer",
+            "succeeded",
+            None,
+            ["payment.pending", "payment.succeeded"],
+        ),
+        (
+            "pm_bank_transfer_fail",
+            "failed",
+            "processing_error",
+            ["payment.pending", "payment.failed"],
+        ),
         ("pm_bank_transfer_silent", "succeeded", None, []),
     ],
 )
 def test_a_bank_transfer_settles_after_the_settle_delay(
-    psp: Psp, receiver: Receiver, method: str, final: str, failure_code: str | None, events: list[str]
+    psp: Psp,
+    receiver: Receiver,
+    method: str,
+    final: str,
+    failure_code: str | None,
+    events: list[str],
 ) -> None:
     # given a bank transfer, pending when made
     started = time.monotonic()
@@ -40,7 +55,9 @@ def test_a_bank_transfer_settles_after_the_settle_delay(
     assert session["status"] == ("completed" if final == "succeeded" else "open")
     # and webhooks told about both statuses (the silent one: none at all)
     if events:
-        delivered = verified_events(receiver.wait_for(psp.webhook_url, len(events)), SECRET)
+        delivered = verified_events(
+            receiver.wait_for(psp.webhook_url, len(events)), SECRET
+        )
         assert sorted(e["type"] for e in delivered) == sorted(events)
     else:
         time.sleep(0.5)
