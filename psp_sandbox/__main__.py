@@ -30,9 +30,7 @@ class Sandbox:
         self.db = Database(config.storage)
         faults = FaultRegistry()
         keys = IdempotencyKeys(self.db)
-        self.delivery = DeliveryWorker(
-            self.db, secret=config.webhook_secret, time_scale=config.time_scale
-        )
+        self.delivery = DeliveryWorker(self.db, secret=config.webhook_secret, time_scale=config.time_scale)
         events = EventWriter(faults, self.delivery.wake)
         self.settler = Settler(self.db, events, keys)
         api = Api(config, self.db, events, faults, self.settler.wake)
@@ -57,9 +55,7 @@ class Sandbox:
     def serve(self) -> None:
         self.delivery.start()
         self.settler.start()
-        serving = threading.Thread(
-            target=self.server.serve_forever, name="http", daemon=True
-        )
+        serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
         serving.start()
         stopped = threading.Event()
 
@@ -68,7 +64,9 @@ class Sandbox:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        print(self.start_line(), flush=True)
+        # The one line a developer (or a test) reads to learn where it listens.
+        sys.stdout.write(self.start_line() + "\n")
+        sys.stdout.flush()
         stopped.wait()
         self.server.shutdown()
         self.server.server_close()
@@ -78,9 +76,7 @@ class Sandbox:
 
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     Sandbox(config).serve()
 
 

@@ -68,18 +68,10 @@ class Api:
         )
         router.add("GET", "/v1/refunds/{refund_id}", self.get_refund, kind="read")
         router.add("GET", "/sandbox/3ds/{payment_id}", self.show_3ds, kind="page")
-        router.add(
-            "POST", "/sandbox/3ds/{payment_id}/approve", self.approve_3ds, kind="page"
-        )
-        router.add(
-            "POST", "/sandbox/3ds/{payment_id}/decline", self.decline_3ds, kind="page"
-        )
-        router.add(
-            "GET", "/sandbox/faults", self.list_faults, kind="admin", faultable=False
-        )
-        router.add(
-            "POST", "/sandbox/faults", self.arm_faults, kind="admin", faultable=False
-        )
+        router.add("POST", "/sandbox/3ds/{payment_id}/approve", self.approve_3ds, kind="page")
+        router.add("POST", "/sandbox/3ds/{payment_id}/decline", self.decline_3ds, kind="page")
+        router.add("GET", "/sandbox/faults", self.list_faults, kind="admin", faultable=False)
+        router.add("POST", "/sandbox/faults", self.arm_faults, kind="admin", faultable=False)
         router.add(
             "DELETE",
             "/sandbox/faults",
@@ -94,9 +86,7 @@ class Api:
 
     def create_session(self, tx: Tx, call: Call) -> tuple[int, JsonObject]:
         request = validation.session_request(call.body)
-        return session_create(
-            tx, request=request, ttl=self._config.session_ttl, now=clock.now()
-        )
+        return session_create(tx, request=request, ttl=self._config.session_ttl, now=clock.now())
 
     def get_session(self, conn: sqlite3.Connection, call: Call) -> JsonObject:
         return session_view(conn, call.params["token"], clock.now())
@@ -134,9 +124,7 @@ class Api:
             payment = payment_find(conn, call.params["payment_id"])
         if payment is None:
             raise not_found("payment")
-        return Response(
-            200, three_ds_page(payment), content_type="text/html; charset=utf-8"
-        )
+        return Response(200, three_ds_page(payment), content_type="text/html; charset=utf-8")
 
     def approve_3ds(self, call: Call) -> Response:
         return self._answer_3ds(call, approved=True)
@@ -153,12 +141,8 @@ class Api:
                 approved=approved,
                 now=clock.now(),
             )
-        location = return_url(
-            payment["redirect_url"], token=payment["token"], payment_id=payment["id"]
-        )
-        return Response(
-            303, b"", headers=[("Location", location)], content_type="text/plain"
-        )
+        location = return_url(payment["redirect_url"], token=payment["token"], payment_id=payment["id"])
+        return Response(303, b"", headers=[("Location", location)], content_type="text/plain")
 
     # fault injection --------------------------------------------------------
 
@@ -193,9 +177,7 @@ def _fault(body: Mapping[str, object]) -> tuple[str, str, int] | None:
     if not isinstance(path, str) or not path.startswith("/"):
         raise invalid_request("path must be a string starting with /")
     if not isinstance(kind, str) or not is_valid_kind(kind):
-        raise invalid_request(
-            "fault must be error_before, error_after, drop_after or slow:<seconds>"
-        )
+        raise invalid_request("fault must be error_before, error_after, drop_after or slow:<seconds>")
     if isinstance(times, bool) or not isinstance(times, int) or times < 1:
         raise invalid_request("times must be a positive integer")
     return path, kind, times
@@ -209,11 +191,7 @@ def _webhook_knobs(value: object) -> dict[str, object] | None:
     validation.check_keys(value, set(), {"duplicate", "drop", "reorder"})
     for name in ("duplicate", "drop"):
         chance = value.get(name, 0.0)
-        if (
-            isinstance(chance, bool)
-            or not isinstance(chance, (int, float))
-            or not 0 <= chance <= 1
-        ):
+        if isinstance(chance, bool) or not isinstance(chance, (int, float)) or not 0 <= chance <= 1:
             raise invalid_request(f"webhooks.{name} must be a number from 0 to 1")
     if not isinstance(value.get("reorder", False), bool):
         raise invalid_request("webhooks.reorder must be true or false")

@@ -78,15 +78,11 @@ class App:
 
     def _authenticate(self, request: Request) -> None:
         scheme, _, key = (request.headers.get("Authorization") or "").partition(" ")
-        valid = scheme.lower() == "bearer" and hmac.compare_digest(
-            key.strip().encode(), self._api_key
-        )
+        valid = scheme.lower() == "bearer" and hmac.compare_digest(key.strip().encode(), self._api_key)
         if not valid:
             raise ApiError(401, "unauthorized", "missing or wrong bearer key")
 
-    def _process(
-        self, route: Route, params: dict[str, str], request: Request
-    ) -> Response:
+    def _process(self, route: Route, params: dict[str, str], request: Request) -> Response:
         try:
             if route.kind == "write":
                 return self._write(route, params, request)
@@ -104,9 +100,7 @@ class App:
             log.exception("%s %s failed", request.method, request.path)
             return internal_error()
 
-    def _write(
-        self, route: Route, params: dict[str, str], request: Request
-    ) -> Response:
+    def _write(self, route: Route, params: dict[str, str], request: Request) -> Response:
         key = header_key(request.headers)
         body = parse_json_object(request.body)
         call = Call(request, params, body)
@@ -115,9 +109,7 @@ class App:
         print_ = fingerprint(request.method, request.path, body)
         outcome = self._keys.begin(self._api_key.decode(), key, print_, clock.now())
         if isinstance(outcome, Replay):
-            return Response(
-                outcome.status, outcome.body, headers=[("Idempotent-Replayed", "true")]
-            )
+            return Response(outcome.status, outcome.body, headers=[("Idempotent-Replayed", "true")])
         try:
             response = self._transact(route, call, outcome)
         except BaseException:

@@ -14,6 +14,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -85,9 +86,7 @@ def start_sandbox(storage: str) -> tuple[subprocess.Popen[str], str]:
 # clients ---------------------------------------------------------------------
 
 
-def _post(
-    conn: http.client.HTTPConnection, path: str, body: object
-) -> tuple[int, bytes]:
+def _post(conn: http.client.HTTPConnection, path: str, body: object) -> tuple[int, bytes]:
     headers = {
         "Authorization": f"Bearer {API_KEY}",
         "Content-Type": "application/json",
@@ -140,22 +139,28 @@ def _pay_thread(url: str, tokens: list[str], sink: str, out: list[Any]) -> None:
 
 def _pay_worker(
     args: tuple[str, list[str], str, int, float],
-) -> tuple[list[float], int, float]:
+) -> tuple[list[float], int, float, float]:
     url, tokens, sink, connections, start_at = args
     time.sleep(max(0.0, start_at - time.time()))
+    cpu_before = time.process_time()
     out: list[Any] = []
     threads = [
-        threading.Thread(
-            target=_pay_thread, args=(url, tokens[n::connections], sink, out)
-        )
-        for n in range(connections)
+        threading.Thread(target=_pay_thread, args=(url, tokens[n::connections], sink, out)) for n in range(connections)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     latencies = [latency for part in out for latency in part[0]]
-    return latencies, sum(part[1] for part in out), max(part[2] for part in out)
+    errors = sum(part[1] for part in out)
+    return latencies, errors, max(part[2] for part in out), time.process_time() - cpu_before
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to show who is the limit."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _split(items: list[str], parts: int) -> list[list[str]]:
@@ -173,24 +178,19 @@ def run(sessions: int, clients: int, connections: int) -> None:
         sandbox, url = start_sandbox(f"{tmp}/bench.sqlite3")
         try:
             with ctx.Pool(clients) as pool:
-                chunks = [
-                    sessions // clients + (n < sessions % clients)
-                    for n in range(clients)
-                ]
-                tokens = [
-                    t
-                    for part in pool.starmap(
-                        _create_sessions, [(url, c) for c in chunks]
-                    )
-                    for t in part
-                ]
+                tokens = _register(pool, url, sessions, clients)
                 start_at = time.time() + 0.5
-                jobs = [
-                    (url, part, sink, connections, start_at)
-                    for part in _split(tokens, clients)
-                ]
+                jobs = [(url, part, sink, connections, start_at) for part in _split(tokens, clients)]
+                cpu_before = _cpu_seconds(sandbox.pid), _cpu_seconds(sink_process.pid or 0)
                 results = pool.map(_pay_worker, jobs)
-            _report(results, start_at, sessions, clients, connections)
+                sandbox_cpu = _cpu_seconds(sandbox.pid) - cpu_before[0]
+                sink_cpu = _cpu_seconds(sink_process.pid or 0) - cpu_before[1]
+            elapsed = _report(results, start_at, clients, connections)
+            client_cpu = sum(result[3] for result in results)
+            print(
+                f"CPU while paying ({os.cpu_count()} cores, {elapsed:.2f} s): sandbox {sandbox_cpu:.2f} s"
+                f" ({sandbox_cpu / elapsed:.0%} of a core), clients {client_cpu:.2f} s, webhook sink {sink_cpu:.2f} s"
+            )
             _report_webhooks(sink_port, sessions, start_at)
         finally:
             sandbox.terminate()
@@ -198,13 +198,19 @@ def run(sessions: int, clients: int, connections: int) -> None:
             sink_process.terminate()
 
 
+def _register(pool: Any, url: str, sessions: int, clients: int) -> list[str]:
+    counts = [sessions // clients + (n < sessions % clients) for n in range(clients)]
+    parts = pool.starmap(_create_sessions, [(url, count) for count in counts])
+    return [token for part in parts for token in part]
+
+
 def _report(
-    results: list[tuple[list[float], int, float]],
+    results: list[tuple[list[float], int, float, float]],
     start_at: float,
-    sessions: int,
     clients: int,
     connections: int,
-) -> None:
+) -> float:
+    """Print throughput, latency and errors; the seconds the payments took."""
     latencies = sorted(latency for result in results for latency in result[0])
     errors = sum(result[1] for result in results)
     elapsed = max(result[2] for result in results) - start_at
@@ -214,30 +220,21 @@ def _report(
         f" latency p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms;"
         f" errors {errors}; {clients} client processes x {connections} connections"
     )
+    return elapsed
 
 
 def _report_webhooks(sink_port: int, expected: int, start_at: float) -> None:
     deadline = time.time() + 60
     while (received := sink_count(sink_port)) < expected and time.time() < deadline:
         time.sleep(0.1)
-    print(
-        f"webhooks: {received}/{expected} delivered {time.time() - start_at:.2f} s after the start"
-    )
+    print(f"webhooks: {received}/{expected} delivered {time.time() - start_at:.2f} s after the start")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m psp_sandbox.bench", description=__doc__
-    )
-    parser.add_argument(
-        "--sessions", type=int, default=5000, help="payments to make (default 5000)"
-    )
-    parser.add_argument(
-        "--clients", type=int, default=4, help="client processes (default 4)"
-    )
-    parser.add_argument(
-        "--connections", type=int, default=4, help="connections per client (default 4)"
-    )
+    parser = argparse.ArgumentParser(prog="python -m psp_sandbox.bench", description=__doc__)
+    parser.add_argument("--sessions", type=int, default=5000, help="payments to make (default 5000)")
+    parser.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
+    parser.add_argument("--connections", type=int, default=4, help="connections per client (default 4)")
     args = parser.parse_args()
     run(args.sessions, args.clients, args.connections)
 

@@ -17,7 +17,7 @@ ENV_PREFIX = "PSP_SANDBOX_"
 
 # A fixed demo secret so a BPS configured once keeps verifying after restarts.
 # It is public on purpose: this is a sandbox, never a real PSP.
-DEMO_WEBHOOK_SECRET = "whsec_nQxn1sKGmCmOppoXCnxzKgmOWNcR+WOQZGWjuJADFX8="
+DEMO_WEBHOOK_SECRET = "whsec_nQxn1sKGmCmOppoXCnxzKgmOWNcR+WOQZGWjuJADFX8="  # noqa: S105 - public demo value
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,7 @@ class Outcome:
 
 
 class DeliveryWorker:
-    def __init__(
-        self, db: Database, *, secret: str, time_scale: float, senders: int = 8
-    ) -> None:
+    def __init__(self, db: Database, *, secret: str, time_scale: float, senders: int = 8) -> None:
         self._db = db
         self._key = secret_key(secret)
         self._time_scale = time_scale
@@ -55,16 +53,9 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._work: queue.SimpleQueue[list[Delivery] | None] = queue.SimpleQueue()
         self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(
-                target=self._dispatch, name="webhook-dispatch", daemon=True
-            )
-        ]
+        self._threads = [threading.Thread(target=self._dispatch, name="webhook-dispatch", daemon=True)]
         self._threads += [
-            threading.Thread(
-                target=self._send_loop, name=f"webhook-send-{n}", daemon=True
-            )
-            for n in range(senders)
+            threading.Thread(target=self._send_loop, name=f"webhook-send-{n}", daemon=True) for n in range(senders)
         ]
 
     def start(self) -> None:
@@ -115,9 +106,7 @@ class DeliveryWorker:
                 "UPDATE deliveries SET claimed = 1 WHERE id = ?",
                 [(row["id"],) for row in rows],
             )
-            (next_due,) = tx.conn.execute(
-                "SELECT MIN(due_at) FROM deliveries WHERE claimed = 0"
-            ).fetchone()
+            (next_due,) = tx.conn.execute("SELECT MIN(due_at) FROM deliveries WHERE claimed = 0").fetchone()
         groups: dict[str, list[Delivery]] = {}
         for row in rows:
             delivery = Delivery(
@@ -151,16 +140,12 @@ class DeliveryWorker:
             if outcome.delivered or attempts > len(RETRY_SCHEDULE):
                 done.append((outcome.delivery.row_id,))
             else:
-                due_at = (
-                    outcome.attempted_at
-                    + RETRY_SCHEDULE[attempts - 1] * self._time_scale
-                )
+                due_at = outcome.attempted_at + RETRY_SCHEDULE[attempts - 1] * self._time_scale
                 retries.append((attempts, due_at, outcome.delivery.row_id))
         with self._db.write() as tx:
             tx.conn.executemany("DELETE FROM deliveries WHERE id = ?", done)
             tx.conn.executemany(
-                "UPDATE deliveries SET attempts = ?, due_at = ?, claimed = 0, group_key = NULL"
-                " WHERE id = ?",
+                "UPDATE deliveries SET attempts = ?, due_at = ?, claimed = 0, group_key = NULL WHERE id = ?",
                 retries,
             )
 
@@ -182,9 +167,7 @@ class DeliveryWorker:
     def _send(self, poster: Poster, delivery: Delivery) -> Outcome:
         attempted_at = clock.now()
         # Each attempt is signed anew with its own timestamp; id and body stay.
-        headers = webhook_headers(
-            self._key, delivery.event_id, int(attempted_at), delivery.body
-        )
+        headers = webhook_headers(self._key, delivery.event_id, int(attempted_at), delivery.body)
         try:
             status = poster.post(delivery.url, delivery.body, headers)
         except Exception:  # a URL http.client cannot even try: a failed attempt

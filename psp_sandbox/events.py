@@ -24,20 +24,16 @@ REORDER_HOLD = 1.0
 
 
 class EventWriter:
-    def __init__(
-        self, faults: FaultRegistry, wake_delivery: Callable[[], None]
-    ) -> None:
+    def __init__(self, faults: FaultRegistry, wake_delivery: Callable[[], None]) -> None:
         self._faults = faults
         self._wake_delivery = wake_delivery
 
-    def emit(
-        self, tx: Tx, *, payment: sqlite3.Row, event_type: str, data: JsonObject
-    ) -> None:
+    def emit(self, tx: Tx, *, payment: sqlite3.Row, event_type: str, data: JsonObject) -> None:
         """Queue `event_type` about `payment` (or one of its refunds)."""
         if is_silent(payment["payment_method"]):
             return
         knobs = self._faults.knobs
-        if knobs.drop and random.random() < knobs.drop:
+        if knobs.drop and random.random() < knobs.drop:  # noqa: S311 - chaos, not crypto
             return
         now = clock.now()
         event_id = new_id("evt")
@@ -55,14 +51,12 @@ class EventWriter:
             # together, newest first, once the newest has been held that long.
             group_key, due_at = payment["id"], now + REORDER_HOLD
             tx.conn.execute(
-                "UPDATE deliveries SET due_at = ? WHERE group_key = ? AND claimed = 0 "
-                "AND attempts = 0 AND due_at > ?",
+                "UPDATE deliveries SET due_at = ? WHERE group_key = ? AND claimed = 0 AND attempts = 0 AND due_at > ?",
                 (due_at, group_key, now),
             )
-        copies = 2 if knobs.duplicate and random.random() < knobs.duplicate else 1
+        copies = 2 if knobs.duplicate and random.random() < knobs.duplicate else 1  # noqa: S311
         tx.conn.executemany(
-            "INSERT INTO deliveries (event_id, group_key, url, body, due_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO deliveries (event_id, group_key, url, body, due_at) VALUES (?, ?, ?, ?, ?)",
             [(event_id, group_key, payment["webhook_url"], body, due_at)] * copies,
         )
         tx.on_commit(self._wake_delivery)

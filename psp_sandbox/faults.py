@@ -39,10 +39,7 @@ def compile_path(pattern: str) -> re.Pattern[str]:
     rest_wildcard = pattern.endswith("*")
     body = pattern[:-1] if rest_wildcard else pattern
     parts = re.split(r"(\{[^/{}]*\})", body)
-    regex = "".join(
-        "[^/]+" if part.startswith("{") and part.endswith("}") else re.escape(part)
-        for part in parts
-    )
+    regex = "".join("[^/]+" if part.startswith("{") and part.endswith("}") else re.escape(part) for part in parts)
     return re.compile(regex + (".*" if rest_wildcard else ""), re.DOTALL)
 
 

@@ -91,17 +91,14 @@ class IdempotencyKeys:
     def _stored(self, scope: str, key: str, now: float) -> tuple[str, Replay] | None:
         with self._db.read() as conn:
             row = conn.execute(
-                "SELECT fingerprint, status, body FROM idempotency"
-                " WHERE scope = ? AND key = ? AND created_at > ?",
+                "SELECT fingerprint, status, body FROM idempotency WHERE scope = ? AND key = ? AND created_at > ?",
                 (scope, key, now - MAX_AGE),
             ).fetchone()
         if row is None:
             return None
         return row["fingerprint"], Replay(row["status"], bytes(row["body"]))
 
-    def record(
-        self, tx: Tx, claim: Claim, status: int, body: bytes, now: float
-    ) -> None:
+    def record(self, tx: Tx, claim: Claim, status: int, body: bytes, now: float) -> None:
         # REPLACE: an expired record of the same key may still be in the table.
         tx.conn.execute(
             "INSERT OR REPLACE INTO idempotency (scope, key, fingerprint, status, body,"
@@ -114,6 +111,4 @@ class IdempotencyKeys:
             self._in_flight.pop((claim.scope, claim.key), None)
 
     def purge(self, tx: Tx, now: float) -> None:
-        tx.conn.execute(
-            "DELETE FROM idempotency WHERE created_at <= ?", (now - MAX_AGE,)
-        )
+        tx.conn.execute("DELETE FROM idempotency WHERE created_at <= ?", (now - MAX_AGE,))

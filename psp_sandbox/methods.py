@@ -22,9 +22,7 @@ METHODS: dict[str, Method] = {
     "pm_card_expired": Method("failed", failure_code="expired_card"),
     "pm_card_3ds": Method("requires_action"),
     "pm_bank_transfer": Method("pending", settles_to="succeeded"),
-    "pm_bank_transfer_fail": Method(
-        "pending", settles_to="failed", settle_failure_code="processing_error"
-    ),
+    "pm_bank_transfer_fail": Method("pending", settles_to="failed", settle_failure_code="processing_error"),
     "pm_bank_transfer_silent": Method("pending", settles_to="succeeded", silent=True),
 }
 

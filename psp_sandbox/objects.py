@@ -36,9 +36,7 @@ def payment_json(row: sqlite3.Row) -> JsonObject:
     }
 
 
-def session_status(
-    row: sqlite3.Row, latest_payment: sqlite3.Row | None, now: float
-) -> str:
+def session_status(row: sqlite3.Row, latest_payment: sqlite3.Row | None, now: float) -> str:
     # After a succeeded payment the token rule returns that payment forever, so
     # it is always the newest one: the latest payment alone decides `completed`.
     if latest_payment is not None and latest_payment["status"] == "succeeded":
@@ -46,9 +44,7 @@ def session_status(
     return "expired" if now >= row["expires_at"] else "open"
 
 
-def session_json(
-    row: sqlite3.Row, latest_payment: sqlite3.Row | None, now: float
-) -> JsonObject:
+def session_json(row: sqlite3.Row, latest_payment: sqlite3.Row | None, now: float) -> JsonObject:
     return {
         "token": row["token"],
         "checkout_id": row["checkout_id"],

@@ -30,9 +30,7 @@ class PaymentContext:
 
 
 def payment_find(conn: sqlite3.Connection, payment_id: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM payments WHERE id = ?", (payment_id,)
-    ).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM payments WHERE id = ?", (payment_id,)).fetchone()
     return row
 
 
@@ -50,9 +48,7 @@ def live_payment(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
     return row
 
 
-def payment_create(
-    tx: Tx, ctx: PaymentContext, *, request: PaymentRequest, now: float
-) -> tuple[int, JsonObject]:
+def payment_create(tx: Tx, ctx: PaymentContext, *, request: PaymentRequest, now: float) -> tuple[int, JsonObject]:
     """Charge the session of `request.token` unless it holds a live payment.
 
     Checks in the contract's order: unknown token (404), amount or currency
@@ -66,21 +62,15 @@ def payment_create(
         request.amount_minor,
         request.currency,
     ):
-        raise ApiError(
-            422, "amount_mismatch", "amount and currency must equal the session's"
-        )
+        raise ApiError(422, "amount_mismatch", "amount and currency must equal the session's")
     existing = live_payment(tx.conn, request.token)
     if existing is not None:
         return 200, payment_json(existing)
     if now >= session["expires_at"]:
         raise ApiError(422, "session_expired", "the session has expired")
-    payment = _insert(
-        tx, ctx, request=request, checkout_id=session["checkout_id"], now=now
-    )
+    payment = _insert(tx, ctx, request=request, checkout_id=session["checkout_id"], now=now)
     data = payment_json(payment)
-    ctx.events.emit(
-        tx, payment=payment, event_type=f"payment.{payment['status']}", data=data
-    )
+    ctx.events.emit(tx, payment=payment, event_type=f"payment.{payment['status']}", data=data)
     return 201, data
 
 
@@ -94,12 +84,9 @@ def _insert(
 ) -> sqlite3.Row:
     method = METHODS[request.payment_method]
     payment_id = new_id("pay")
-    next_action_url = None
-    if method.status == "requires_action":
-        next_action_url = f"{ctx.base_url}/sandbox/3ds/{payment_id}"
-    failure_message = (
-        FAILURE_MESSAGES[method.failure_code] if method.failure_code else None
-    )
+    three_ds = method.status == "requires_action"
+    next_action_url = f"{ctx.base_url}/sandbox/3ds/{payment_id}" if three_ds else None
+    failure_message = FAILURE_MESSAGES[method.failure_code] if method.failure_code else None
     settle_due = now + ctx.settle_after if method.settles_to else None
     tx.conn.execute(
         "INSERT INTO payments (id, token, checkout_id, amount_minor, currency, payment_method,"
@@ -147,9 +134,7 @@ def payment_move(
         (status, failure_code, failure_message, now, payment["id"]),
     )
     moved = payment_get(tx.conn, payment["id"])
-    events.emit(
-        tx, payment=moved, event_type=f"payment.{status}", data=payment_json(moved)
-    )
+    events.emit(tx, payment=moved, event_type=f"payment.{status}", data=payment_json(moved))
     return moved
 
 
@@ -158,20 +143,15 @@ def payment_add_refunded(
 ) -> sqlite3.Row:
     """Grow `refunded_amount` by a succeeded refund and queue `payment.refunded`."""
     tx.conn.execute(
-        "UPDATE payments SET refunded_minor = refunded_minor + ?, version = version + 1,"
-        " updated_at = ? WHERE id = ?",
+        "UPDATE payments SET refunded_minor = refunded_minor + ?, version = version + 1, updated_at = ? WHERE id = ?",
         (amount_minor, now, payment["id"]),
     )
     changed = payment_get(tx.conn, payment["id"])
-    events.emit(
-        tx, payment=changed, event_type="payment.refunded", data=payment_json(changed)
-    )
+    events.emit(tx, payment=changed, event_type="payment.refunded", data=payment_json(changed))
     return changed
 
 
-def payment_settle(
-    tx: Tx, events: EventWriter, payment: sqlite3.Row, *, now: float
-) -> None:
+def payment_settle(tx: Tx, events: EventWriter, payment: sqlite3.Row, *, now: float) -> None:
     """Make a pending payment final, as its test method says."""
     method = METHODS[payment["payment_method"]]
     assert method.settles_to is not None
@@ -185,9 +165,7 @@ def payment_settle(
     )
 
 
-def payment_authenticate(
-    tx: Tx, events: EventWriter, payment_id: str, *, approved: bool, now: float
-) -> sqlite3.Row:
+def payment_authenticate(tx: Tx, events: EventWriter, payment_id: str, *, approved: bool, now: float) -> sqlite3.Row:
     """The shopper's 3-D Secure answer. A payment no longer waiting for it is
     left as it is, so a second click or a reloaded form changes nothing."""
     payment = payment_get(tx.conn, payment_id)

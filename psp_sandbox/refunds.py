@@ -16,9 +16,7 @@ from .validation import RefundRequest
 
 
 def refund_get(conn: sqlite3.Connection, refund_id: str) -> sqlite3.Row:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM refunds WHERE id = ?", (refund_id,)
-    ).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM refunds WHERE id = ?", (refund_id,)).fetchone()
     if row is None:
         raise not_found("refund")
     return row
@@ -36,22 +34,7 @@ def refund_create(
     refunds that are not failed never passes its amount; the check and the
     insert share the write transaction, so concurrent refunds cannot race."""
     payment = payment_get(tx.conn, payment_id)
-    if request.currency != payment["currency"]:
-        raise ApiError(422, "amount_mismatch", "currency must be the payment's")
-    amount_minor = parse_amount(request.amount, payment["currency"])
-    if payment["status"] != "succeeded":
-        raise ApiError(
-            422, "payment_not_refundable", "only a succeeded payment can be refunded"
-        )
-    (committed,) = tx.conn.execute(
-        "SELECT COALESCE(SUM(amount_minor), 0) FROM refunds"
-        " WHERE payment_id = ? AND status != 'failed'",
-        (payment_id,),
-    ).fetchone()
-    if committed + amount_minor > payment["amount_minor"]:
-        raise ApiError(
-            422, "refund_exceeds_payment", "refunds would pass the payment's amount"
-        )
+    amount_minor = _refundable_amount(tx, payment, request)
     refund_id = new_id("re")
     tx.conn.execute(
         "INSERT INTO refunds (id, payment_id, amount_minor, currency, status, reason,"
@@ -71,14 +54,28 @@ def refund_create(
     return 201, refund_json(refund_get(tx.conn, refund_id))
 
 
+def _refundable_amount(tx: Tx, payment: sqlite3.Row, request: RefundRequest) -> int:
+    """The refund's amount in minor units, once every refund rule holds."""
+    if request.currency != payment["currency"]:
+        raise ApiError(422, "amount_mismatch", "currency must be the payment's")
+    amount_minor = parse_amount(request.amount, payment["currency"])
+    if payment["status"] != "succeeded":
+        raise ApiError(422, "payment_not_refundable", "only a succeeded payment can be refunded")
+    (committed,) = tx.conn.execute(
+        "SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE payment_id = ? AND status != 'failed'",
+        (payment["id"],),
+    ).fetchone()
+    if committed + amount_minor > payment["amount_minor"]:
+        raise ApiError(422, "refund_exceeds_payment", "refunds would pass the payment's amount")
+    return amount_minor
+
+
 def refund_outcome(amount_minor: int) -> str:
     # The sandbox's rule: an amount whose minor units end in 13 fails.
     return "failed" if amount_minor % 100 == 13 else "succeeded"
 
 
-def refund_settle(
-    tx: Tx, events: EventWriter, refund: sqlite3.Row, *, now: float
-) -> None:
+def refund_settle(tx: Tx, events: EventWriter, refund: sqlite3.Row, *, now: float) -> None:
     """Make a pending refund final; a success grows the payment's refunded amount."""
     status = refund_outcome(refund["amount_minor"])
     check_move(REFUND_MOVES, refund["status"], status)
@@ -88,10 +85,6 @@ def refund_settle(
     )
     settled = refund_get(tx.conn, refund["id"])
     payment = payment_get(tx.conn, refund["payment_id"])
-    events.emit(
-        tx, payment=payment, event_type=f"refund.{status}", data=refund_json(settled)
-    )
+    events.emit(tx, payment=payment, event_type=f"refund.{status}", data=refund_json(settled))
     if status == "succeeded":
-        payment_add_refunded(
-            tx, events, payment, amount_minor=refund["amount_minor"], now=now
-        )
+        payment_add_refunded(tx, events, payment, amount_minor=refund["amount_minor"], now=now)

@@ -40,9 +40,7 @@ class Router:
         kind: str,
         faultable: bool = True,
     ) -> None:
-        self._routes.append(
-            Route(method, compile_template(template), handler, kind, faultable)
-        )
+        self._routes.append(Route(method, compile_template(template), handler, kind, faultable))
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         allowed = []

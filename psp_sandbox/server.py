@@ -87,9 +87,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except BodyError as exc:
             self.send_error(exc.status, str(exc))
             return
-        request = Request(
-            self.command, self._path(), self.headers, body, self._base_url()
-        )
+        request = Request(self.command, self._path(), self.headers, body, self._base_url())
         response = self.server.app.handle(request)
         if response.hold:
             # The answer is ready and stored; only this connection waits, no lock is held.
@@ -169,13 +167,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
-    def send_error(
-        self, code: int, message: str | None = None, explain: str | None = None
-    ) -> None:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors raised by the HTTP layer itself (bad request line, too large)."""
-        name = _PROTOCOL_ERRORS.get(
-            code, "internal_error" if code >= 500 else "invalid_request"
-        )
+        name = _PROTOCOL_ERRORS.get(code, "internal_error" if code >= 500 else "invalid_request")
         body = dumps(error_body(name, message or _phrase(code)))
         self._write(Response(code, body), close=True)
 

@@ -12,9 +12,7 @@ from .validation import SessionRequest
 
 
 def session_find(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM sessions WHERE token = ?", (token,)
-    ).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM sessions WHERE token = ?", (token,)).fetchone()
     return row
 
 
@@ -32,15 +30,11 @@ def session_view(conn: sqlite3.Connection, token: str, now: float) -> JsonObject
     return session_json(session, latest_payment(conn, token), now)
 
 
-def session_create(
-    tx: Tx, *, request: SessionRequest, ttl: float, now: float
-) -> tuple[int, JsonObject]:
+def session_create(tx: Tx, *, request: SessionRequest, ttl: float, now: float) -> tuple[int, JsonObject]:
     """201 with a new session, or 200 with the same one when `checkout_id` is
     registered already with the same amount and currency (a retry); 409 when
     it is registered with another amount or currency."""
-    existing = tx.conn.execute(
-        "SELECT * FROM sessions WHERE checkout_id = ?", (request.checkout_id,)
-    ).fetchone()
+    existing = tx.conn.execute("SELECT * FROM sessions WHERE checkout_id = ?", (request.checkout_id,)).fetchone()
     if existing is not None:
         same = (existing["amount_minor"], existing["currency"]) == (
             request.amount_minor,
@@ -52,9 +46,7 @@ def session_create(
                 "checkout_id_conflict",
                 "checkout_id is registered already with another amount or currency",
             )
-        return 200, session_json(
-            existing, latest_payment(tx.conn, existing["token"]), now
-        )
+        return 200, session_json(existing, latest_payment(tx.conn, existing["token"]), now)
     token = new_id("tok")
     tx.conn.execute(
         "INSERT INTO sessions (token, checkout_id, amount_minor, currency, description,"

@@ -24,9 +24,7 @@ PURGE_EVERY = 300.0
 
 
 class Settler:
-    def __init__(
-        self, db: Database, events: EventWriter, keys: IdempotencyKeys
-    ) -> None:
+    def __init__(self, db: Database, events: EventWriter, keys: IdempotencyKeys) -> None:
         self._db = db
         self._events = events
         self._keys = keys

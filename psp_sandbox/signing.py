@@ -18,9 +18,7 @@ def signature(key: bytes, event_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def webhook_headers(
-    key: bytes, event_id: str, timestamp: int, body: bytes
-) -> dict[str, str]:
+def webhook_headers(key: bytes, event_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "User-Agent": "psp-sandbox-webhooks/1",

@@ -115,9 +115,7 @@ class Tx:
 def _connect(path: str) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction
     # is exactly as long as the `with` block that opened it.
-    conn = sqlite3.connect(
-        path, isolation_level=None, check_same_thread=False, timeout=30
-    )
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")

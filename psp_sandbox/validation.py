@@ -18,9 +18,7 @@ MAX_URL = 2048
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
-def check_keys(
-    body: Mapping[str, object], required: set[str], optional: set[str]
-) -> None:
+def check_keys(body: Mapping[str, object], required: set[str], optional: set[str]) -> None:
     unknown = sorted(set(body) - required - optional)
     if unknown:
         raise invalid_request(f"unknown field: {unknown[0]}")
@@ -34,9 +32,7 @@ def optional_text(body: Mapping[str, object], name: str, max_length: int) -> str
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > max_length:
-        raise invalid_request(
-            f"{name} must be a string of at most {max_length} characters"
-        )
+        raise invalid_request(f"{name} must be a string of at most {max_length} characters")
     return value
 
 
@@ -93,9 +89,7 @@ def session_request(body: Mapping[str, object]) -> SessionRequest:
         raise invalid_request("checkout_id must be 1 to 64 characters of [A-Za-z0-9_-]")
     description = optional_text(body, "description", 255)
     currency = check_currency(body["currency"])
-    return SessionRequest(
-        checkout_id, parse_amount(body["amount"], currency), currency, description
-    )
+    return SessionRequest(checkout_id, parse_amount(body["amount"], currency), currency, description)
 
 
 @dataclass(frozen=True)
@@ -124,9 +118,7 @@ def payment_request(body: Mapping[str, object]) -> PaymentRequest:
     token = required_text(body, "token")
     method = body["payment_method"]
     if not isinstance(method, str) or method not in METHODS:
-        raise ApiError(
-            422, "invalid_payment_method", f"unknown payment method: {method!r}"
-        )
+        raise ApiError(422, "invalid_payment_method", f"unknown payment method: {method!r}")
     currency = check_currency(body["currency"])
     return PaymentRequest(
         token=token,

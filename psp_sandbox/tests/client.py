@@ -20,16 +20,12 @@ class Psp:
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {api_key}"
 
-    def post(
-        self, path: str, body: object = None, *, key: str | None = "new", **kwargs: Any
-    ) -> requests.Response:
+    def post(self, path: str, body: object = None, *, key: str | None = "new", **kwargs: Any) -> requests.Response:
         """POST with a fresh Idempotency-Key unless `key` is given (None: no key)."""
         headers = dict(kwargs.pop("headers", {}))
         if key is not None:
             headers["Idempotency-Key"] = uuid.uuid4().hex if key == "new" else key
-        return self.http.post(
-            self.url + path, json=body, headers=headers, timeout=15, **kwargs
-        )
+        return self.http.post(self.url + path, json=body, headers=headers, timeout=15, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.http.get(self.url + path, timeout=15, **kwargs)
@@ -41,9 +37,7 @@ class Psp:
         session: JSON = answer.json()
         return session
 
-    def payment_body(
-        self, session: JSON, method: str = "pm_card_visa", **overrides: Any
-    ) -> JSON:
+    def payment_body(self, session: JSON, method: str = "pm_card_visa", **overrides: Any) -> JSON:
         body = {
             "token": session["token"],
             "amount": session["amount"],
@@ -62,9 +56,7 @@ class Psp:
         key: str | None = "new",
         **overrides: Any,
     ) -> requests.Response:
-        return self.post(
-            "/v1/payments", self.payment_body(session, method, **overrides), key=key
-        )
+        return self.post("/v1/payments", self.payment_body(session, method, **overrides), key=key)
 
     def paid(self, method: str = "pm_card_visa", **overrides: Any) -> JSON:
         """A new session paid with `method`: the payment object."""
@@ -95,9 +87,7 @@ class Psp:
         armed: JSON = answer.json()
         return armed
 
-    def wait_for(
-        self, path: str, field: str, value: object, timeout: float = 10.0
-    ) -> JSON:
+    def wait_for(self, path: str, field: str, value: object, timeout: float = 10.0) -> JSON:
         """GET `path` until its `field` equals `value`."""
         deadline = time.monotonic() + timeout
         while True:
@@ -106,7 +96,5 @@ class Psp:
             if current.get(field) == value:
                 return current
             if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{path}: {field} is {current.get(field)!r}, not {value!r}"
-                )
+                raise AssertionError(f"{path}: {field} is {current.get(field)!r}, not {value!r}")
             time.sleep(0.05)

@@ -26,9 +26,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        status = self.server.receiver.record(
-            Delivery(self.path, dict(self.headers.items()), body, time.monotonic())
-        )
+        status = self.server.receiver.record(Delivery(self.path, dict(self.headers.items()), body, time.monotonic()))
         self.send_response(status)
         if 300 <= status < 400:
             self.send_header("Location", f"{self.path}/moved")

@@ -27,9 +27,7 @@ class SandboxProcess:
         command += ["--api-key", API_KEY, "--webhook-secret", SECRET]
         command += ["--storage", str(self.storage), *self.options]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PSP_SANDBOX_")}
-        self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
-        )
+        self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         self.start_line = self.process.stdout.readline()
         assert " listening on " in self.start_line, self.start_line

@@ -31,8 +31,10 @@ def _assert_error(answer: requests.Response, status: int, code: str) -> None:
     assert answer.headers["Content-Type"].startswith("application/json")
     error = answer.json()["error"]
     assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
-    assert set(answer.json()) == {"error"} and set(error) == {"code", "message"}
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert set(answer.json()) == {"error"}
+    assert set(error) == {"code", "message"}
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
@@ -46,9 +48,7 @@ def test_a_missing_or_wrong_key_is_401(
     # given a request without the right bearer key
     headers = {} if authorization is None else {"Authorization": authorization}
     # when it is sent
-    answer = requests.request(
-        method, sandbox.url + path, json={}, headers=headers, timeout=10
-    )
+    answer = requests.request(method, sandbox.url + path, json={}, headers=headers, timeout=10)
     # then it is 401 unauthorized, whatever it asked for
     _assert_error(answer, 401, "unauthorized")
 
@@ -117,12 +117,8 @@ SESSION_422 = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("body", "case"), SESSION_422, ids=[case for _, case in SESSION_422]
-)
-def test_a_missing_unknown_or_ill_typed_session_field_is_422(
-    psp: Psp, body: dict[str, object], case: str
-) -> None:
+@pytest.mark.parametrize(("body", "case"), SESSION_422, ids=[case for _, case in SESSION_422])
+def test_a_missing_unknown_or_ill_typed_session_field_is_422(psp: Psp, body: dict[str, object], case: str) -> None:
     answer = psp.post("/v1/sessions", body)
     _assert_error(answer, 422, "invalid_request")
 
@@ -144,9 +140,7 @@ BAD_URLS = [
 
 @pytest.mark.parametrize("url", BAD_URLS)
 @pytest.mark.parametrize("field", ["redirect_url", "webhook_url"])
-def test_a_url_that_is_not_absolute_http_is_422(
-    psp: Psp, field: str, url: object
-) -> None:
+def test_a_url_that_is_not_absolute_http_is_422(psp: Psp, field: str, url: object) -> None:
     # given a session and a payment whose URL is not an absolute http(s) URL
     session = psp.create_session()
     # when it is sent
@@ -167,15 +161,9 @@ PAYMENT_422 = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("overrides", "case"), PAYMENT_422, ids=[case for _, case in PAYMENT_422]
-)
-def test_bad_payment_fields_and_metadata_are_422(
-    psp: Psp, overrides: dict[str, object], case: str
-) -> None:
-    answer = psp.post(
-        "/v1/payments", {**psp.payment_body(psp.create_session()), **overrides}
-    )
+@pytest.mark.parametrize(("overrides", "case"), PAYMENT_422, ids=[case for _, case in PAYMENT_422])
+def test_bad_payment_fields_and_metadata_are_422(psp: Psp, overrides: dict[str, object], case: str) -> None:
+    answer = psp.post("/v1/payments", {**psp.payment_body(psp.create_session()), **overrides})
     _assert_error(answer, 422, "invalid_request")
 
 
@@ -209,9 +197,7 @@ def test_unknown_ids_are_404_not_found(psp: Psp) -> None:
     ]:
         _assert_error(psp.get(path), 404, "not_found")
     _assert_error(
-        psp.post(
-            "/v1/payments/pay_nope/refunds", {"amount": "1.00", "currency": "EUR"}
-        ),
+        psp.post("/v1/payments/pay_nope/refunds", {"amount": "1.00", "currency": "EUR"}),
         404,
         "not_found",
     )

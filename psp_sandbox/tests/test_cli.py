@@ -80,8 +80,10 @@ def test_environment_variables_set_options_and_the_command_line_wins(
         # then the start line shows the URL, the key and the settings in force
         url = line.split(" listening on ", 1)[1].split()[0]
         assert "api_key=sk_from_env" in line
-        assert "session_ttl=60s" in line and "time_scale=0.25" in line
-        assert "settle_delay=7200s" in line and "webhook_secret=whsec_" in line
+        assert "session_ttl=60s" in line
+        assert "time_scale=0.25" in line
+        assert "settle_delay=7200s" in line
+        assert "webhook_secret=whsec_" in line
         # and the key from the environment is the one that works
         good = requests.get(
             url + "/v1/sessions/tok_x",
@@ -109,9 +111,7 @@ def test_environment_variables_set_options_and_the_command_line_wins(
         ([], {"PSP_SANDBOX_SESSION_TTL": "0"}),
     ],
 )
-def test_a_bad_value_stops_with_a_usage_error(
-    args: list[str], env: dict[str, str]
-) -> None:
+def test_a_bad_value_stops_with_a_usage_error(args: list[str], env: dict[str, str]) -> None:
     answer = _run(args, _env(**env))
     assert answer.returncode == 2
     assert "error" in answer.stderr

@@ -35,9 +35,7 @@ def test_error_before_does_nothing_and_answers_500(psp: Psp) -> None:
     session = psp.create_session()
     answer = psp.pay(session)
     assert answer.status_code == 500
-    assert answer.json() == {
-        "error": {"code": "internal_error", "message": "internal error"}
-    }
+    assert answer.json() == {"error": {"code": "internal_error", "message": "internal error"}}
     assert psp.session(session["token"])["latest_payment"] is None
 
 
@@ -47,7 +45,8 @@ def test_error_after_makes_the_payment_then_answers_500(psp: Psp) -> None:
     assert psp.pay(session).status_code == 500
     # the client that lost the answer finds the payment through the session
     latest = psp.session(session["token"])["latest_payment"]
-    assert latest is not None and latest["status"] == "succeeded"
+    assert latest is not None
+    assert latest["status"] == "succeeded"
 
 
 def test_drop_after_makes_the_payment_then_closes_the_connection(psp: Psp) -> None:
@@ -56,7 +55,8 @@ def test_drop_after_makes_the_payment_then_closes_the_connection(psp: Psp) -> No
     with pytest.raises(requests.ConnectionError):
         psp.pay(session)
     latest = psp.session(session["token"])["latest_payment"]
-    assert latest is not None and latest["status"] == "succeeded"
+    assert latest is not None
+    assert latest["status"] == "succeeded"
 
 
 def test_slow_processes_then_holds_the_answer_back(psp: Psp) -> None:
@@ -65,7 +65,8 @@ def test_slow_processes_then_holds_the_answer_back(psp: Psp) -> None:
     started = time.monotonic()
     answer = psp.get(f"/v1/sessions/{session['token']}")
     assert time.monotonic() - started >= 0.6
-    assert answer.status_code == 200 and answer.json()["token"] == session["token"]
+    assert answer.status_code == 200
+    assert answer.json()["token"] == session["token"]
 
 
 def test_slow_holds_only_its_own_request(psp: Psp) -> None:
@@ -101,9 +102,7 @@ def test_slow_holds_only_its_own_request(psp: Psp) -> None:
         ("/sandbox/3ds/{id}", "GET", "/sandbox/3ds/pay_abc", True),
     ],
 )
-def test_path_patterns(
-    psp: Psp, pattern: str, method: str, path: str, matches: bool
-) -> None:
+def test_path_patterns(psp: Psp, pattern: str, method: str, path: str, matches: bool) -> None:
     # given an error_before armed for a pattern
     psp.arm({"path": pattern, "fault": "error_before"})
     # when a request goes to a path (any method matches)

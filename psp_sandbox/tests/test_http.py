@@ -18,9 +18,7 @@ pytestmark = pytest.mark.sandbox
 def _raw(url: str, data: bytes, *, half_close: bool = False) -> bytes:
     """Send raw bytes, return everything the server answers before closing."""
     parts = urlsplit(url)
-    with socket.create_connection(
-        (parts.hostname, parts.port or 80), timeout=10
-    ) as conn:
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=10) as conn:
         conn.sendall(data)
         if half_close:
             conn.shutdown(socket.SHUT_WR)

@@ -178,7 +178,8 @@ def test_refunds_are_idempotent(psp: Psp) -> None:
     assert again.json()["id"] == first.json()["id"]
     # a second refund of the same amount with a new key is a new refund
     other = psp.post(f"/v1/payments/{payment['id']}/refunds", body)
-    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+    assert other.status_code == 201
+    assert other.json()["id"] != first.json()["id"]
 
 
 def test_without_a_key_every_request_is_new(psp: Psp) -> None:

@@ -39,7 +39,7 @@ BAD_AMOUNTS = [
     ("", "EUR"),
     (" 12.50", "EUR"),
     ("12,50", "EUR"),
-    ("１２.５０", "EUR"),
+    ("\uff11\uff12.\uff15\uff10", "EUR"),  # full-width digits
     ("1200.00", "JPY"),
     ("0", "JPY"),
     ("100000000", "JPY"),
@@ -55,9 +55,7 @@ def _session_body(amount: object, currency: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("amount", "currency"), GOOD_AMOUNTS)
-def test_a_well_formed_amount_is_accepted_and_echoed_exactly(
-    psp: Psp, amount: str, currency: str
-) -> None:
+def test_a_well_formed_amount_is_accepted_and_echoed_exactly(psp: Psp, amount: str, currency: str) -> None:
     # given a well-formed amount for its currency
     # when a session and a payment are made with it
     answer = psp.post("/v1/sessions", _session_body(amount, currency))
@@ -70,9 +68,7 @@ def test_a_well_formed_amount_is_accepted_and_echoed_exactly(
 
 
 @pytest.mark.parametrize(("amount", "currency"), BAD_AMOUNTS)
-def test_a_malformed_amount_is_invalid_amount(
-    psp: Psp, amount: object, currency: str
-) -> None:
+def test_a_malformed_amount_is_invalid_amount(psp: Psp, amount: object, currency: str) -> None:
     # given an amount that breaks the format of its currency
     # when a session is registered with it
     answer = psp.post("/v1/sessions", _session_body(amount, currency))
@@ -82,9 +78,7 @@ def test_a_malformed_amount_is_invalid_amount(
 
 
 @pytest.mark.parametrize(("amount", "currency"), BAD_AMOUNTS[:8])
-def test_a_payment_checks_the_amount_format_too(
-    psp: Psp, amount: object, currency: str
-) -> None:
+def test_a_payment_checks_the_amount_format_too(psp: Psp, amount: object, currency: str) -> None:
     # given an open session
     session = psp.create_session()
     # when a payment names a malformed amount
@@ -95,9 +89,7 @@ def test_a_payment_checks_the_amount_format_too(
 
 
 @pytest.mark.parametrize("currency", BAD_CURRENCIES)
-def test_an_unknown_or_lower_case_currency_is_invalid_currency(
-    psp: Psp, currency: object
-) -> None:
+def test_an_unknown_or_lower_case_currency_is_invalid_currency(psp: Psp, currency: object) -> None:
     # given a currency the sandbox does not support (or spelled in lower case)
     # when a session is registered with it
     answer = psp.post("/v1/sessions", _session_body("12.50", currency))

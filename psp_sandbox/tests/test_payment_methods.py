@@ -77,14 +77,9 @@ def test_next_action_uses_the_host_the_sandbox_was_reached_at(psp: Psp) -> None:
     body = psp.payment_body(psp.create_session(), "pm_card_3ds")
     headers = {"Host": "psp.example:4242", "Idempotency-Key": "host-" + body["token"]}
     # when a 3-D Secure payment is made
-    payment = psp.http.post(
-        psp.url + "/v1/payments", json=body, headers=headers, timeout=10
-    ).json()
+    payment = psp.http.post(psp.url + "/v1/payments", json=body, headers=headers, timeout=10).json()
     # then the page is under that name
-    assert (
-        payment["next_action"]["url"]
-        == f"http://psp.example:4242/sandbox/3ds/{payment['id']}"
-    )
+    assert payment["next_action"]["url"] == f"http://psp.example:4242/sandbox/3ds/{payment['id']}"
 
 
 @pytest.mark.parametrize("method", ["pm_card_amex", "PM_CARD_VISA", "", 7, None])

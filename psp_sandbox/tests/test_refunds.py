@@ -43,10 +43,7 @@ def test_a_partial_refund_is_pending_then_succeeds_and_grows_refunded_amount(
     ) == (payment["id"], "5.00", "EUR", "pending", "customer request")
     assert psp.payment(payment["id"])["version"] == 1
     # and once the settle delay has passed it succeeded, growing refunded_amount and version
-    assert (
-        psp.wait_for(f"/v1/refunds/{refund['id']}", "status", "succeeded")["amount"]
-        == "5.00"
-    )
+    assert psp.wait_for(f"/v1/refunds/{refund['id']}", "status", "succeeded")["amount"] == "5.00"
     current = psp.payment(payment["id"])
     assert (current["refunded_amount"], current["version"], current["status"]) == (
         "5.00",
@@ -79,12 +76,8 @@ def test_a_refund_larger_than_the_payment_is_refused(psp: Psp) -> None:
     assert answer.json()["error"]["code"] == "refund_exceeds_payment"
 
 
-@pytest.mark.parametrize(
-    ("amount", "currency"), [("5.13", "EUR"), ("113", "JPY"), ("1.013", "KWD")]
-)
-def test_a_refund_ending_in_13_fails_and_does_not_count(
-    psp: Psp, amount: str, currency: str
-) -> None:
+@pytest.mark.parametrize(("amount", "currency"), [("5.13", "EUR"), ("113", "JPY"), ("1.013", "KWD")])
+def test_a_refund_ending_in_13_fails_and_does_not_count(psp: Psp, amount: str, currency: str) -> None:
     # given a payment and a refund whose minor units end in 13
     full = {"EUR": "12.50", "JPY": "1200", "KWD": "1.250"}[currency]
     payment = psp.pay(psp.create_session(full, currency)).json()
@@ -101,9 +94,7 @@ def test_a_refund_ending_in_13_fails_and_does_not_count(
     assert psp.refund(payment, full).status_code == 201
 
 
-@pytest.mark.parametrize(
-    "method", ["pm_card_declined", "pm_card_3ds", "pm_bank_transfer"]
-)
+@pytest.mark.parametrize("method", ["pm_card_declined", "pm_card_3ds", "pm_bank_transfer"])
 def test_only_a_succeeded_payment_is_refundable(psp: Psp, method: str) -> None:
     payment = psp.paid(method)
     answer = psp.refund(payment, "1.00")
@@ -130,9 +121,7 @@ def test_the_currency_must_be_the_payments(psp: Psp) -> None:
         ({"amount": "0.00", "currency": "EUR"}, "invalid_amount"),
     ],
 )
-def test_bad_refund_requests_are_422(
-    psp: Psp, body: dict[str, object], code: str
-) -> None:
+def test_bad_refund_requests_are_422(psp: Psp, body: dict[str, object], code: str) -> None:
     payment = psp.paid()
     answer = psp.post(f"/v1/payments/{payment['id']}/refunds", body)
     assert answer.status_code == 422
@@ -163,9 +152,7 @@ def test_refund_events(psp: Psp, receiver: Receiver) -> None:
     ) == ("2.00", 2)
 
 
-def test_no_webhook_about_a_silent_payments_refunds(
-    psp: Psp, receiver: Receiver
-) -> None:
+def test_no_webhook_about_a_silent_payments_refunds(psp: Psp, receiver: Receiver) -> None:
     payment = psp.paid("pm_bank_transfer_silent")
     psp.wait_for(f"/v1/payments/{payment['id']}", "status", "succeeded")
     refund = psp.refund(payment, "1.00").json()

@@ -28,9 +28,7 @@ def restartable(storage: Path) -> Iterator[SandboxProcess]:
     process.stop()
 
 
-def test_payments_and_idempotent_answers_survive_a_restart(
-    restartable: SandboxProcess, receiver: Receiver
-) -> None:
+def test_payments_and_idempotent_answers_survive_a_restart(restartable: SandboxProcess, receiver: Receiver) -> None:
     # given a payment made under a key
     psp = Psp(restartable.url, receiver.url())
     session = psp.create_session()
@@ -48,9 +46,7 @@ def test_payments_and_idempotent_answers_survive_a_restart(
     assert again.content == first.content
 
 
-def test_a_pending_bank_transfer_settles_after_a_restart(
-    restartable: SandboxProcess, receiver: Receiver
-) -> None:
+def test_a_pending_bank_transfer_settles_after_a_restart(restartable: SandboxProcess, receiver: Receiver) -> None:
     # given a pending bank transfer
     psp = Psp(restartable.url, receiver.url())
     payment = psp.paid("pm_bank_transfer")
@@ -64,10 +60,7 @@ def test_a_pending_bank_transfer_settles_after_a_restart(
     settled = psp.wait_for(f"/v1/payments/{payment['id']}", "status", "succeeded")
     assert settled["version"] == 2
     deadline = time.monotonic() + 10
-    while (
-        len({json.loads(d.body)["type"] for d in receiver.deliveries(psp.webhook_url)})
-        < 2
-    ):
+    while len({json.loads(d.body)["type"] for d in receiver.deliveries(psp.webhook_url)}) < 2:
         assert time.monotonic() < deadline, "payment.succeeded never arrived"
         time.sleep(0.05)
     # (a kill right after a delivery, before it was recorded, may repeat it: at least once)

@@ -47,9 +47,8 @@ def test_a_new_session_is_201_with_the_session_object(psp: Psp) -> None:
     assert session["description"] == "Order 1042"
     assert session["status"] == "open"
     assert session["latest_payment"] is None
-    assert RFC3339.fullmatch(session["created_at"]) and RFC3339.fullmatch(
-        session["expires_at"]
-    )
+    assert RFC3339.fullmatch(session["created_at"])
+    assert RFC3339.fullmatch(session["expires_at"])
     assert session["expires_at"] > session["created_at"]
 
 
@@ -69,12 +68,8 @@ def test_the_same_checkout_again_is_200_with_the_same_token(psp: Psp) -> None:
     assert again.json() == first.json()
 
 
-@pytest.mark.parametrize(
-    ("amount", "currency"), [("12.51", "EUR"), ("12.50", "USD"), ("1250", "JPY")]
-)
-def test_the_same_checkout_with_another_amount_or_currency_is_409(
-    psp: Psp, amount: str, currency: str
-) -> None:
+@pytest.mark.parametrize(("amount", "currency"), [("12.51", "EUR"), ("12.50", "USD"), ("1250", "JPY")])
+def test_the_same_checkout_with_another_amount_or_currency_is_409(psp: Psp, amount: str, currency: str) -> None:
     # given a registered checkout of 12.50 EUR
     checkout_id = uuid.uuid4().hex
     psp.post(
@@ -102,10 +97,8 @@ def test_get_session_shows_the_latest_payment_and_completion(psp: Psp) -> None:
     # then the latest payment is the newest one, and the session is completed
     assert current["latest_payment"] == paid
     assert current["status"] == "completed"
-    assert (
-        paid["token"] == session["token"]
-        and paid["checkout_id"] == session["checkout_id"]
-    )
+    assert paid["token"] == session["token"]
+    assert paid["checkout_id"] == session["checkout_id"]
 
 
 def test_a_retried_registration_of_a_paid_session_shows_its_payment(psp: Psp) -> None:

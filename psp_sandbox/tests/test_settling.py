@@ -55,9 +55,7 @@ def test_a_bank_transfer_settles_after_the_settle_delay(
     assert session["status"] == ("completed" if final == "succeeded" else "open")
     # and webhooks told about both statuses (the silent one: none at all)
     if events:
-        delivered = verified_events(
-            receiver.wait_for(psp.webhook_url, len(events)), SECRET
-        )
+        delivered = verified_events(receiver.wait_for(psp.webhook_url, len(events)), SECRET)
         assert sorted(e["type"] for e in delivered) == sorted(events)
     else:
         time.sleep(0.5)

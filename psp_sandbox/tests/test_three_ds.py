@@ -15,9 +15,7 @@ pytestmark = pytest.mark.sandbox
 
 def _forms(html: str) -> dict[str, str]:
     """Button label -> the form action it submits to."""
-    forms = re.findall(
-        r'<form method="post" action="([^"]+)">.*?<button[^>]*>([^<]+)</button>', html
-    )
+    forms = re.findall(r'<form method="post" action="([^"]+)">.*?<button[^>]*>([^<]+)</button>', html)
     return {label: action for action, label in forms}
 
 
@@ -30,7 +28,8 @@ def test_the_page_shows_the_amount_and_approve_and_decline(psp: Psp) -> None:
     assert page.status_code == 200
     assert page.headers["Content-Type"].startswith("text/html")
     assert "12.50 EUR" in page.text
-    assert 'name="viewport"' in page.text and "<script" not in page.text
+    assert 'name="viewport"' in page.text
+    assert "<script" not in page.text
     assert set(_forms(page.text)) == {"Approve", "Decline"}
 
 
@@ -47,9 +46,7 @@ def _click(psp: Psp, payment: dict[str, object], button: str) -> requests.Respon
 
 def test_approve_succeeds_and_sends_the_browser_back_with_303(psp: Psp) -> None:
     # given a payment waiting for 3-D Secure, with a query in its redirect_url
-    payment = psp.paid(
-        "pm_card_3ds", redirect_url="https://shop.example/return?step=2&lang=en"
-    )
+    payment = psp.paid("pm_card_3ds", redirect_url="https://shop.example/return?step=2&lang=en")
     # when the shopper approves
     answer = _click(psp, payment, "Approve")
     # then the browser goes back with 303, the query kept and token and payment_id added
@@ -95,15 +92,10 @@ def test_a_second_click_changes_nothing_and_still_redirects(psp: Psp) -> None:
     action = _forms(requests.get(payment["next_action"]["url"], timeout=10).text)
     # when the (stale) page is used again: Decline, then Approve
     base = f"{psp.url}/sandbox/3ds/{payment['id']}"
-    again = [
-        requests.post(f"{base}/{verb}", allow_redirects=False, timeout=10)
-        for verb in ("decline", "approve")
-    ]
+    again = [requests.post(f"{base}/{verb}", allow_redirects=False, timeout=10) for verb in ("decline", "approve")]
     # then nothing changes, and the browser is still sent back
     assert [answer.status_code for answer in again] == [303, 303]
-    assert all(
-        answer.headers["Location"] == first.headers["Location"] for answer in again
-    )
+    assert all(answer.headers["Location"] == first.headers["Location"] for answer in again)
     current = psp.payment(payment["id"])
     assert (current["status"], current["version"]) == ("succeeded", 2)
     assert "Approve" not in action  # the page no longer offers a choice
@@ -113,7 +105,5 @@ def test_an_unknown_payment_page_is_404(psp: Psp) -> None:
     answer = requests.get(psp.url + "/sandbox/3ds/pay_unknown", timeout=10)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
-    answer = requests.post(
-        psp.url + "/sandbox/3ds/pay_unknown/approve", allow_redirects=False, timeout=10
-    )
+    answer = requests.post(psp.url + "/sandbox/3ds/pay_unknown/approve", allow_redirects=False, timeout=10)
     assert answer.status_code == 404

@@ -29,9 +29,7 @@ def test_twenty_concurrent_payments_for_one_token_make_one_payment(psp: Psp) -> 
         }
         http.get(psp.url + "/sandbox/health", timeout=10)  # connect before the race
         start.wait()
-        answer = http.post(
-            psp.url + "/v1/payments", json=body, headers=headers, timeout=30
-        )
+        answer = http.post(psp.url + "/v1/payments", json=body, headers=headers, timeout=30)
         with lock:
             answers.append(answer)
 
@@ -49,12 +47,8 @@ def test_twenty_concurrent_payments_for_one_token_make_one_payment(psp: Psp) -> 
     assert psp.session(session["token"])["latest_payment"]["id"] == ids.pop()
 
 
-@pytest.mark.parametrize(
-    "first_method", ["pm_card_visa", "pm_card_3ds", "pm_bank_transfer"]
-)
-def test_a_live_payment_is_returned_instead_of_a_new_one(
-    psp: Psp, first_method: str
-) -> None:
+@pytest.mark.parametrize("first_method", ["pm_card_visa", "pm_card_3ds", "pm_bank_transfer"])
+def test_a_live_payment_is_returned_instead_of_a_new_one(psp: Psp, first_method: str) -> None:
     # given a session with a succeeded, requires_action or pending payment
     session = psp.create_session()
     first = psp.pay(session, first_method).json()
@@ -81,9 +75,7 @@ def test_a_new_payment_is_allowed_after_a_failed_one(psp: Psp) -> None:
 
 def test_order_of_checks(psp: Psp) -> None:
     # field validation comes before the token lookup
-    answer = psp.pay(
-        {"token": "tok_unknown", "amount": "12.50", "currency": "EUR"}, "pm_bogus"
-    )
+    answer = psp.pay({"token": "tok_unknown", "amount": "12.50", "currency": "EUR"}, "pm_bogus")
     assert answer.json()["error"]["code"] == "invalid_payment_method"
     # an unknown token is 404, before the amount is compared
     answer = psp.pay({"token": "tok_unknown", "amount": "12.50", "currency": "EUR"})

@@ -14,9 +14,7 @@ from .sandbox_process import SECRET
 pytestmark = pytest.mark.sandbox
 
 
-def test_duplicate_sends_a_second_copy_of_each_event(
-    psp: Psp, receiver: Receiver
-) -> None:
+def test_duplicate_sends_a_second_copy_of_each_event(psp: Psp, receiver: Receiver) -> None:
     # given duplicate set to certainty
     psp.arm({"webhooks": {"duplicate": 1.0}})
     # when a payment is made
@@ -52,9 +50,7 @@ def test_knobs_are_merged_into_the_current_settings(psp: Psp) -> None:
     assert psp.get("/sandbox/faults").json()["webhooks"] == answer["webhooks"]
 
 
-def test_reorder_holds_events_of_one_payment_and_sends_the_newest_first(
-    psp: Psp, receiver: Receiver
-) -> None:
+def test_reorder_holds_events_of_one_payment_and_sends_the_newest_first(psp: Psp, receiver: Receiver) -> None:
     # given reorder on
     psp.arm({"webhooks": {"reorder": True}})
     # when a 3-D Secure payment is made and approved within a second
