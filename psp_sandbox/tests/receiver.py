@@ -43,8 +43,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class Receiver:
-    def __init__(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+    def __init__(self, port: int = 0) -> None:
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.receiver = self
         self._changed = threading.Condition()
         self._deliveries: dict[str, list[Delivery]] = defaultdict(list)

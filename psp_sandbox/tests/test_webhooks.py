@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from itertools import pairwise
 
@@ -96,6 +97,24 @@ def test_a_failed_delivery_is_retried_with_the_same_id_and_body_re_signed(psp: P
     # and after a 2xx there is no further attempt
     time.sleep(0.3)
     assert len(receiver.deliveries(psp.webhook_url)) == 4
+
+
+def test_a_refused_connection_is_retried(psp: Psp) -> None:
+    # given a webhook URL where nothing listens yet
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/hooks/late"
+    # when a payment's event is sent there, and the receiver starts 0.1 s later
+    psp.paid(webhook_url=url)
+    time.sleep(0.1)
+    late = Receiver(port)
+    try:
+        # then a later attempt (0.3 s after the second, at this time scale) reaches it
+        [delivery] = late.wait_for(url, 1)
+        assert verified_events([delivery], SECRET)[0]["type"] == "payment.succeeded"
+    finally:
+        late.close()
 
 
 def test_a_redirect_is_a_failure_and_is_not_followed(psp: Psp, receiver: Receiver) -> None:
