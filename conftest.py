@@ -16,7 +16,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _missing_service(item: pytest.Item) -> str:
-    if item.get_closest_marker("postgres") and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if item.get_closest_marker("postgres") and engine != "django.db.backends.postgresql":
         return "needs PostgreSQL: set DATABASE_URL=postgres://…"
     if item.get_closest_marker("redis") and not settings.CELERY_BROKER_URL.startswith("redis"):
         return "needs Redis: set CELERY_BROKER_URL=redis://…"
@@ -70,3 +71,93 @@ def api_client(db):  # type: ignore[no-untyped-def]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client
+
+
+# --- Real processes: the broker of this test session, the sandbox PSP, the Celery worker -------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_broker(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Tasks sent by this session go to a queue (and, on the embedded broker, a folder) of its
+    own, so they never reach the demo's worker and a test's worker sees only this session's."""
+    import uuid
+
+    from paysite import fs_broker
+    from paysite.celery import app
+
+    queue = f"paysite-test-{uuid.uuid4().hex[:10]}"
+    app.conf.task_default_queue = queue
+    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = queue
+    if getattr(settings, "CELERY_BROKER_TRANSPORT", ""):
+        folder = str(tmp_path_factory.mktemp("broker"))
+        app.conf.broker_transport_options = fs_broker.folders(folder)
+        os.environ["CELERY_BROKER_DIR"] = folder
+    yield queue
+    if settings.CELERY_BROKER_URL.startswith("redis"):
+        with app.connection_for_write() as connection:
+            connection.default_channel.client.delete(queue)  # leave nothing behind in Redis
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The sandbox PSP as a real process: two PSP hours of settling take 3.6 real seconds."""
+    from paysite.tests.processes import Sandbox
+
+    process = Sandbox(tmp_path_factory.mktemp("sandbox") / "psp.sqlite3", time_scale=0.0005, settle_delay=7200)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def e2e(transactional_db, live_server, settings, sandbox):  # type: ignore[no-untyped-def]
+    """The BPS served for real (live server) and talking to the real sandbox."""
+    from paysite.tests.processes import SANDBOX_KEY, SANDBOX_SECRET
+
+    settings.SITE_URL = live_server.url
+    settings.PSP_BASE_URL = sandbox.url
+    settings.PSP_API_KEY = SANDBOX_KEY
+    settings.PSP_WEBHOOK_SECRET = SANDBOX_SECRET
+    settings.PSP_RETRY_BACKOFF = 0.05
+    sandbox.clear_faults()
+    yield sandbox
+    sandbox.clear_faults()
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
+@pytest.fixture
+def worker_settings(e2e, live_server):  # type: ignore[no-untyped-def]
+    """What the worker process is told (a test may change it before asking for `worker`)."""
+    return {
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", ""),
+        "SITE_URL": live_server.url,
+        "PSP_BASE_URL": settings.PSP_BASE_URL,
+        "PSP_API_KEY": settings.PSP_API_KEY,
+        "PSP_WEBHOOK_SECRET": settings.PSP_WEBHOOK_SECRET,
+        "PSP_RETRY_BACKOFF": "0.05",
+        "PAYMENTS_POLL_INTERVAL": "1",
+        "PAYMENTS_POLL_FIRST_DELAY": "2",
+        "PAYMENTS_POLL_MAX_DELAY": "4",
+        "PAYMENTS_POLL_GIVE_UP_AFTER": "600",
+        "DEBUG": "true",
+    }
+
+
+@pytest.fixture
+def worker(worker_settings, tmp_path):  # type: ignore[no-untyped-def]
+    """A real Celery worker with its beat, on this session's queue and the test database."""
+    from paysite.tests.processes import Worker
+
+    process = Worker(worker_settings, tmp_path / "worker.log").start()
+    yield process
+    process.stop()

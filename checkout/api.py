@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from checkout.api_keys import caller_api_key
 from checkout.idempotency import idempotent
 from checkout.models import Checkout
 from checkout.navigation import next_url_after_buy_now
@@ -54,7 +55,8 @@ class CheckoutCollection(APIView):
     @idempotent
     def post(self, request: Request) -> Response:
         data = _valid(CheckoutCreateInput, request.data)
-        checkout = checkout_create(**data, api_key=request.auth, cause=Cause(kind="api", reference=request.auth.name))
+        api_key = caller_api_key(request)
+        checkout = checkout_create(**data, api_key=api_key, cause=Cause(kind="api", reference=api_key.name))
         return Response(CheckoutOutput(checkout).data, status=status.HTTP_201_CREATED)
 
 
@@ -72,7 +74,7 @@ class CheckoutRefunds(APIView):
         checkout = _checkout_or_404(checkout_id)
         refund = refund_create(
             checkout_id=checkout.id, amount=parse_refund_amount(data["amount"], checkout.currency),
-            reason=data["reason"], cause=Cause(kind="api", reference=request.auth.name),
+            reason=data["reason"], cause=Cause(kind="api", reference=caller_api_key(request).name),
         )
         return Response(RefundOutput(refund).data, status=status.HTTP_201_CREATED)
 

@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
@@ -65,6 +66,23 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+def caller_api_key(request: Request) -> ApiKey:
+    """The key that authenticated this API request (views behind HasApiKey always have one)."""
+    if not isinstance(request.auth, ApiKey):
+        raise AuthenticationFailed()
+    return request.auth
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """How the OpenAPI schema describes the storefront's key."""
+
+    target_class = "checkout.api_keys.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "A key from `manage.py create_api_key`."}
 
 
 class HasApiKey(BasePermission):

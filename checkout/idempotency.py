@@ -22,6 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from checkout.api_keys import caller_api_key
 from checkout.models import ApiKey, IdempotencyRecord
 from paysite.api_errors import ApiError, Conflict, Unprocessable
 
@@ -37,7 +38,8 @@ def _fingerprint(request: Request) -> str:
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     except ValueError:
         canonical = request.body
-    return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + canonical).hexdigest()
+    head = f"{request.method} {request.path}\n".encode()
+    return hashlib.sha256(head + canonical).hexdigest()
 
 
 def _claim(api_key: ApiKey, key: str, fingerprint: str) -> IdempotencyRecord | Response:
@@ -71,7 +73,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
             return handler(view, request, *args, **kwargs)
         if not _VALID_KEY.match(key):
             raise ApiError("Idempotency-Key must be 1 to 255 printable ASCII characters.")
-        claimed = _claim(request.auth, key, _fingerprint(request))
+        claimed = _claim(caller_api_key(request), key, _fingerprint(request))
         if isinstance(claimed, Response):
             return claimed
         try:

@@ -83,3 +83,6 @@ class IdempotencyRecord(models.Model):
             models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique_per_api_key"),
             models.CheckConstraint(condition=Q(state__in=["in_progress", "done"]), name="idempotency_state_valid"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

@@ -46,7 +46,9 @@ def checkout_create(
             raise ApiError(exc.message, code=exc.code, fields={field: [exc.message]}) from exc
         raise ServiceUnavailable("The PSP refused to register the payment.", code="psp_unavailable") from exc
     except PspError as exc:
-        raise ServiceUnavailable("The PSP cannot register payments right now; try again.", code="psp_unavailable") from exc
+        raise ServiceUnavailable(
+            "The PSP cannot register payments right now; try again.", code="psp_unavailable"
+        ) from exc
     if session.amount != amount or session.currency != currency:
         raise ServiceUnavailable("The PSP registered another amount; nothing was stored.", code="psp_unavailable")
     with transaction.atomic():

@@ -135,7 +135,9 @@ class StatusChange(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["checkout", "created_at"], name="status_change_checkout_idx")]
         constraints = [
-            models.CheckConstraint(condition=Q(subject__in=["checkout", "attempt", "refund"]), name="status_change_subject_valid"),
+            models.CheckConstraint(
+                condition=Q(subject__in=["checkout", "attempt", "refund"]), name="status_change_subject_valid"
+            ),
         ]
 
     def __str__(self) -> str:

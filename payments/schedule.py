@@ -22,7 +22,7 @@ def poll_delay(status: str, polls_so_far: int) -> timedelta:
     first = settings.PAYMENTS_POLL_FIRST_DELAY
     if status in _UNKNOWN_OUTCOME:
         first /= 4
-    delay = first * 2 ** min(polls_so_far, 32) * random.uniform(0.9, 1.1)
+    delay = first * 2 ** min(polls_so_far, 32) * random.uniform(0.9, 1.1)  # noqa: S311 (jitter, not a secret)
     return timedelta(seconds=min(delay, settings.PAYMENTS_POLL_MAX_DELAY))
 
 

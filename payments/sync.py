@@ -56,7 +56,9 @@ def attempt_apply_payment(*, attempt_id: uuid.UUID, payment: PspPayment, cause: 
         attempt.action_url = payment.action_url or ""
         if is_final("attempt", attempt.status) or not can_move("attempt", attempt.status, target):
             if target != attempt.status:
-                logger.warning("attempt %s stays %s; PSP v%s says %s", attempt.id, attempt.status, payment.version, target)
+                logger.warning(
+                    "attempt %s stays %s; PSP v%s says %s", attempt.id, attempt.status, payment.version, target
+                )
             target = attempt.status
         _schedule_poll(attempt, target)
         move_attempt(checkout, attempt, target, cause)

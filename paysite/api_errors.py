@@ -15,8 +15,8 @@ logger = logging.getLogger(__name__)
 class ApiError(Exception):
     """A refusal that services raise and the API and pages turn into an answer."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid_request"
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    code: str = "invalid_request"
 
     def __init__(self, message: str, *, code: str | None = None, fields: dict[str, Any] | None = None):
         super().__init__(message)
@@ -103,8 +103,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, exceptions.APIException):
         code, message = _DRF_CODES.get(type(exc), ("invalid_request", str(exc.detail)))
         response = Response(error_body(code, message), status=exc.status_code)
-        if isinstance(exc, exceptions.Throttled) and exc.wait:
-            response["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None)
+        if wait:
+            response["Retry-After"] = str(int(wait))
         return response
     logger.exception("Unhandled error in %s", context.get("view"))
     return Response(

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import os
 import uuid
+from queue import Empty
 from time import monotonic
 from typing import Any
 
 from kombu.transport import filesystem
 from kombu.utils.json import dumps, loads
-from queue import Empty
+
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        # (kombu's two base classes name the second argument differently; this is the filesystem one.)
         # Zero-padded so that sorting names sorts messages by time, as kombu's reader expects.
         name = f"{int(monotonic() * 1000):015d}_{uuid.uuid4()}.{queue}.msg"
         # A leading dot: kombu's reader compares the part after the first dot with
@@ -31,7 +33,7 @@ class Channel(filesystem.Channel):
             os.fsync(handle.fileno())
         os.replace(partial, os.path.join(self.data_folder_out, name))
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
         # kombu's reader moves a message to the system temp folder, which may be another file
         # system (a copy, not an atomic move); here the claim is a rename inside our folder,
         # so of two consumers exactly one wins each message.
@@ -66,4 +68,6 @@ def folders(folder: str) -> dict[str, Any]:
         "processed_folder": os.path.join(folder, "processed"),
         "control_folder": os.path.join(folder, "control"),
         "store_processed": False,
+        # How long an idle worker waits before looking at the folder again (kombu's default is 1 s).
+        "polling_interval": 0.1,
     }

@@ -39,7 +39,7 @@ SECRET_KEY = _secret("SECRET_KEY", "demo-only-secret-key-never-use-in-production
 # --- The PSP -------------------------------------------------------------------------------
 PSP_BASE_URL = env.str("PSP_BASE_URL", default="http://127.0.0.1:8001").rstrip("/")
 PSP_API_KEY = _secret("PSP_API_KEY", "sk_test_sandbox")
-PSP_WEBHOOK_SECRET = _secret("PSP_WEBHOOK_SECRET", "whsec_c2FuZGJveC1kZW1vLXdlYmhvb2stc2VjcmV0LTAx")
+PSP_WEBHOOK_SECRET = _secret("PSP_WEBHOOK_SECRET", "whsec_nQxn1sKGmCmOppoXCnxzKgmOWNcR+WOQZGWjuJADFX8=")
 # A second secret accepted during a rotation, so that no event is lost while both are live.
 PSP_WEBHOOK_SECRET_PREVIOUS = env.str("PSP_WEBHOOK_SECRET_PREVIOUS", default="")
 PSP_TIMEOUT = env.float("PSP_TIMEOUT", default=10.0)
@@ -146,6 +146,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # A file, not memory: end-to-end tests share the test database with a live server's threads
+    # and with worker processes.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-paysite.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -198,6 +201,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "CheckoutStatusEnum": "payments.states.CheckoutStatus",
+        "AttemptStatusEnum": "payments.states.AttemptStatus",
+        "RefundStatusEnum": "payments.states.RefundStatus",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -213,6 +221,7 @@ if not CELERY_BROKER_URL:
     CELERY_BROKER_TRANSPORT = "paysite.fs_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = fs_broker_folders(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # Every task is idempotent, so it is acknowledged only after it ran: a killed worker's task
 # comes back. Hours-later work comes from due-time columns, never from long countdowns, so the
 # Redis visibility timeout only has to outlast the longest task.

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import requests
-from responses import matchers
 
 from checkout.models import ApiKey, Checkout
 from checkout.tests.factories import make_checkout

@@ -161,7 +161,7 @@ class HttpPspClient:
 
     def _sleep_before_retry(self, attempt: int) -> None:
         delay = min(2.0, self.backoff * 2 ** (attempt - 1))
-        time.sleep(delay * random.uniform(0.5, 1.5))
+        time.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 (jitter, not a secret)
 
     def _record(
         self, method: str, path: str, key: str, body: dict[str, Any] | None, status_code: int | None,

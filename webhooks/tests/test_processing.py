@@ -4,6 +4,7 @@ import pytest
 
 from checkout.tests.factories import make_checkout
 from payments.models import Refund
+from payments.psp.types import PspUnavailable
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 from payments.tests.factories import PSP, make_attempt, payment_json, refund_json
 from webhooks.models import WebhookEvent
@@ -121,7 +122,7 @@ def test_refund_events_update_the_refund_and_the_checkout(client):
 def test_a_failure_to_reach_the_psp_marks_the_event_failed_for_a_retry(client, psp_stub):
     psp_stub.get(f"{PSP}/v1/payments/pay_4", status=503, json={"error": {"code": "internal_error", "message": ""}})
     stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_4", metadata={}))
-    with pytest.raises(Exception):
+    with pytest.raises(PspUnavailable):
         event_process(event_pk=stored.pk)
     stored.refresh_from_db()
     assert (stored.outcome, stored.processing_attempts) == ("failed", 1)

@@ -46,7 +46,8 @@ def test_a_changed_id_or_timestamp_is_refused():
 def test_the_timestamp_must_be_within_five_minutes_either_way(offset, accepted):
     timestamp = SPEC_TIMESTAMP + offset
     signature = "v1," + sign(secret_key(SPEC_SECRET), SPEC_ID, str(timestamp), SPEC_BODY)
-    call = dict(secrets=[SPEC_SECRET], headers=_headers(signature, timestamp), body=SPEC_BODY, now=SPEC_TIMESTAMP)
+    call = {"secrets": [SPEC_SECRET], "headers": _headers(signature, timestamp), "body": SPEC_BODY,
+            "now": SPEC_TIMESTAMP}
     if accepted:
         assert verify(**call) == SPEC_ID
     else:

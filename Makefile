@@ -1,0 +1,42 @@
+# The two commands: `make run` (the demo) and `make test` (the whole suite). Both build the
+# virtual environment they need first. `make lint` and `make bench` are the others.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench-psp bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps: reinstall only when a requirements file changes.
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_setup
+	scripts/run_demo.sh
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy paysite checkout payments webhooks psp_sandbox
+
+test: $(VENV)/.dev lint
+	scripts/browser_check.sh
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench-psp: $(VENV)/.dev
+	$(BIN)/python -m psp_sandbox.bench
+
+bench: bench-psp
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,113 @@
+"""The real processes that end-to-end tests run beside the test process: the sandbox PSP and a
+Celery worker (with its beat). They share nothing with the test process but the database,
+the broker and HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+SANDBOX_KEY = "sk_test_e2e"
+SANDBOX_SECRET = "whsec_ZTJlLXNhbmRib3gtd2ViaG9vay1zZWNyZXQtMDE="
+
+
+class Sandbox:
+    """`python -m psp_sandbox` on a free port with its own storage."""
+
+    def __init__(self, storage: Path, *, time_scale: float, settle_delay: float):
+        self.storage, self.time_scale, self.settle_delay = storage, time_scale, settle_delay
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {SANDBOX_KEY}"
+
+    def start(self) -> Sandbox:
+        command = [
+            sys.executable, "-m", "psp_sandbox", "--port", "0", "--api-key", SANDBOX_KEY,
+            "--webhook-secret", SANDBOX_SECRET, "--storage", str(self.storage),
+            "--time-scale", str(self.time_scale), "--settle-delay", str(self.settle_delay),
+        ]
+        self.process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert " listening on " in line, line
+        self.url = line.split(" listening on ", 1)[1].split()[0]
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()  # keep the pipe drained
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def faults(self, body: Mapping[str, Any]) -> None:
+        self.http.post(f"{self.url}/sandbox/faults", json=body, timeout=5).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self.http.delete(f"{self.url}/sandbox/faults", timeout=5).raise_for_status()
+
+    def get(self, path: str) -> Any:
+        response = self.http.get(f"{self.url}{path}", timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+
+class Worker:
+    """`celery -A paysite worker -B` in its own process group, with the settings given."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path, *, concurrency: int = 2, beat: bool = True):
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.concurrency = concurrency
+        self.beat = beat
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> Worker:
+        command = [
+            sys.executable, "-m", "celery", "-A", "paysite", "worker", "--loglevel", "INFO",
+            "--concurrency", str(self.concurrency), "--queues", self.env["CELERY_TASK_DEFAULT_QUEUE"],
+            "--hostname", f"e2e-{os.getpid()}-{time.monotonic_ns()}@%h", "--without-mingle", "--without-gossip",
+        ]
+        if self.beat:
+            command += ["--beat", "--schedule", str(self.log_path.with_suffix(".beat"))]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while b" ready." not in self.log_path.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process, pool and beat), as a crash would."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
