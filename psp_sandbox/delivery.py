@@ -73,8 +73,11 @@ class DeliveryWorker:
         self._wake.set()
         for _ in self._threads[1:]:
             self._work.put(None)
+        # One budget for all threads: a sender stuck on a slow receiver (up to
+        # the 10 s timeout) must not hold up the stop; its row is resent later.
+        deadline = clock.now() + 2.0
         for thread in self._threads:
-            thread.join(timeout=2)
+            thread.join(timeout=max(0.0, deadline - clock.now()))
         # Outcomes of the last attempts, so scheduled retries keep their times.
         self._record_outcomes()
 

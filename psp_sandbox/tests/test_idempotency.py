@@ -77,13 +77,13 @@ def test_the_same_key_on_another_path_is_422_reused(psp: Psp) -> None:
 
 def test_a_key_in_flight_is_409_in_use_even_while_the_answer_is_held(psp: Psp) -> None:
     # given a payment whose answer the sandbox holds back for a second
-    psp.arm({"path": "/v1/payments", "fault": "slow:1"})
+    psp.arm({"path": "/v1/payments", "fault": "slow:1.5"})
     session = psp.create_session()
     key = uuid.uuid4().hex
     slow: list[requests.Response] = []
     first = threading.Thread(target=lambda: slow.append(psp.pay(session, key=key)))
     first.start()
-    time.sleep(0.3)
+    time.sleep(0.5)  # the first request has claimed the key by now
     # when the same request comes again meanwhile
     during = Psp(psp.url, psp.webhook_url).pay(session, key=key)
     first.join()
@@ -98,12 +98,12 @@ def test_a_key_in_flight_is_409_in_use_even_while_the_answer_is_held(psp: Psp) -
 
 
 def test_another_body_under_a_key_in_flight_is_422(psp: Psp) -> None:
-    psp.arm({"path": "/v1/payments", "fault": "slow:1"})
+    psp.arm({"path": "/v1/payments", "fault": "slow:1.5"})
     session = psp.create_session()
     key = uuid.uuid4().hex
     first = threading.Thread(target=psp.pay, args=(session,), kwargs={"key": key})
     first.start()
-    time.sleep(0.3)
+    time.sleep(0.5)  # the first request has claimed the key by now
     during = Psp(psp.url, psp.webhook_url).pay(session, "pm_card_mastercard", key=key)
     first.join()
     assert during.json()["error"]["code"] == "idempotency_key_reused"

@@ -72,4 +72,4 @@ def test_without_reorder_events_come_at_once(psp: Psp, receiver: Receiver) -> No
     started = time.monotonic()
     psp.paid()
     receiver.wait_for(psp.webhook_url, 1)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 0.9  # the reorder hold would be 1 s
