@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -31,39 +32,50 @@ def test_arming_answers_200_with_the_armed_faults(psp: Psp) -> None:
 
 
 def test_error_before_does_nothing_and_answers_500(psp: Psp) -> None:
+    # given error_before armed on /v1/payments
     psp.arm({"path": "/v1/payments", "fault": "error_before"})
     session = psp.create_session()
+    # when a payment is asked for
     answer = psp.pay(session)
+    # then it is a 500 in the contract's shape, and no payment was made
     assert answer.status_code == 500
     assert answer.json() == {"error": {"code": "internal_error", "message": "internal error"}}
     assert psp.session(session["token"])["latest_payment"] is None
 
 
 def test_error_after_makes_the_payment_then_answers_500(psp: Psp) -> None:
+    # given error_after armed on /v1/payments
     psp.arm({"path": "/v1/payments", "fault": "error_after"})
     session = psp.create_session()
+    # when a payment is asked for, the answer is a 500
     assert psp.pay(session).status_code == 500
-    # the client that lost the answer finds the payment through the session
+    # then the client that lost the answer finds the payment through the session
     latest = psp.session(session["token"])["latest_payment"]
     assert latest is not None
     assert latest["status"] == "succeeded"
 
 
 def test_drop_after_makes_the_payment_then_closes_the_connection(psp: Psp) -> None:
+    # given drop_after armed on /v1/payments
     psp.arm({"path": "/v1/payments", "fault": "drop_after"})
     session = psp.create_session()
+    # when a payment is asked for, the connection closes with no answer
     with pytest.raises(requests.ConnectionError):
         psp.pay(session)
+    # then the session shows the payment that was made
     latest = psp.session(session["token"])["latest_payment"]
     assert latest is not None
     assert latest["status"] == "succeeded"
 
 
 def test_slow_processes_then_holds_the_answer_back(psp: Psp) -> None:
+    # given slow:0.6 armed on reading sessions
     psp.arm({"path": "/v1/sessions/{token}", "fault": "slow:0.6"})
     session = psp.create_session()
+    # when a session is read
     started = time.monotonic()
     answer = psp.get(f"/v1/sessions/{session['token']}")
+    # then the right answer comes, 0.6 s late
     assert time.monotonic() - started >= 0.6
     assert answer.status_code == 200
     assert answer.json()["token"] == session["token"]
@@ -72,16 +84,15 @@ def test_slow_processes_then_holds_the_answer_back(psp: Psp) -> None:
 def test_slow_holds_only_its_own_request(psp: Psp) -> None:
     # given a slow answer being held on one connection
     psp.arm({"path": "/v1/sessions", "fault": "slow:2"})
-    import threading
-
     held = threading.Thread(target=psp.post, args=("/v1/sessions", _session_body()))
     held.start()
     time.sleep(0.2)
-    # when another client pays meanwhile, it is not held behind it
+    # when another client pays meanwhile
     started = time.monotonic()
     other = Psp(psp.url, psp.webhook_url)
     assert other.get("/sandbox/health").status_code == 200
     assert other.paid()["status"] == "succeeded"
+    # then it was not held behind it: no lock is kept while an answer is held
     assert time.monotonic() - started < 1.0
     held.join()
 
@@ -113,7 +124,9 @@ def test_path_patterns(psp: Psp, pattern: str, method: str, path: str, matches: 
 
 
 def test_times_counts_down(psp: Psp) -> None:
+    # given a fault armed for two requests
     psp.arm({"path": "/v1/sessions", "fault": "error_before", "times": 2})
+    # when three requests come, then only the first two are hit
     statuses = [psp.post("/v1/sessions", _session_body()).status_code for _ in range(3)]
     assert statuses == [500, 500, 201]
 
@@ -133,9 +146,12 @@ def test_faults_are_used_first_armed_first_used(psp: Psp) -> None:
 
 
 def test_delete_clears_faults_and_webhook_knobs(psp: Psp) -> None:
+    # given faults and webhook knobs set
     psp.arm({"path": "/v1/*", "fault": "error_before", "times": 5})
     psp.arm({"webhooks": {"drop": 1.0, "reorder": True}})
+    # when they are cleared
     cleared = psp.http.delete(psp.url + "/sandbox/faults", timeout=10)
+    # then nothing is armed, the knobs are back to their defaults, and requests pass
     assert cleared.status_code == 200
     assert cleared.json() == {
         "faults": [],

@@ -46,6 +46,8 @@ def _status_and_json(answer: bytes) -> tuple[int, bytes]:
     ],
 )
 def test_malformed_http_gets_a_json_error(psp: Psp, data: bytes) -> None:
+    # given bytes that are not a request the API can serve
+    # when they are sent, then the answer is a JSON error, and the server still answers after it
     status, body = _status_and_json(_raw(psp.url, data, half_close=True))
     assert 400 <= status < 600
     assert b'"error"' in body
@@ -53,6 +55,7 @@ def test_malformed_http_gets_a_json_error(psp: Psp, data: bytes) -> None:
 
 
 def test_a_body_over_one_mib_is_413(psp: Psp) -> None:
+    # given a request announcing a body over 1 MiB, then it is refused before it is read
     head = (
         f"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n"
         f"Content-Length: {1024 * 1024 + 1}\r\n\r\n"
@@ -83,6 +86,8 @@ def test_a_chunked_body_is_read(psp: Psp) -> None:
 
 
 def test_a_connection_serves_many_requests(psp: Psp) -> None:
+    # given four pipelined requests on one connection, the last asking to close
+    # then all four are answered on it (HTTP/1.1 keep-alive)
     request = f"GET /v1/sessions/tok_x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n\r\n".encode()
     closing = request.replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n")
     answer = _raw(psp.url, request * 3 + closing)
