@@ -119,6 +119,12 @@ def e2e(transactional_db, live_server, settings, sandbox):  # type: ignore[no-un
     settings.PSP_API_KEY = SANDBOX_KEY
     settings.PSP_WEBHOOK_SECRET = SANDBOX_SECRET
     settings.PSP_RETRY_BACKOFF = 0.05
+    # The live server (in this process) schedules polls as the worker will: within seconds.
+    settings.PAYMENTS_POLL_INTERVAL = 1
+    settings.PAYMENTS_POLL_FIRST_DELAY = 2
+    settings.PAYMENTS_POLL_MAX_DELAY = 4
+    settings.WEBHOOK_REQUEUE_AFTER = 3
+    settings.WEBHOOK_REQUEUE_INTERVAL = 1
     sandbox.clear_faults()
     yield sandbox
     sandbox.clear_faults()
@@ -144,11 +150,13 @@ def worker_settings(e2e, live_server):  # type: ignore[no-untyped-def]
         "PSP_BASE_URL": settings.PSP_BASE_URL,
         "PSP_API_KEY": settings.PSP_API_KEY,
         "PSP_WEBHOOK_SECRET": settings.PSP_WEBHOOK_SECRET,
-        "PSP_RETRY_BACKOFF": "0.05",
-        "PAYMENTS_POLL_INTERVAL": "1",
-        "PAYMENTS_POLL_FIRST_DELAY": "2",
-        "PAYMENTS_POLL_MAX_DELAY": "4",
+        "PSP_RETRY_BACKOFF": str(settings.PSP_RETRY_BACKOFF),
+        "PAYMENTS_POLL_INTERVAL": str(settings.PAYMENTS_POLL_INTERVAL),
+        "PAYMENTS_POLL_FIRST_DELAY": str(settings.PAYMENTS_POLL_FIRST_DELAY),
+        "PAYMENTS_POLL_MAX_DELAY": str(settings.PAYMENTS_POLL_MAX_DELAY),
         "PAYMENTS_POLL_GIVE_UP_AFTER": "600",
+        "WEBHOOK_REQUEUE_AFTER": str(settings.WEBHOOK_REQUEUE_AFTER),
+        "WEBHOOK_REQUEUE_INTERVAL": str(settings.WEBHOOK_REQUEUE_INTERVAL),
         "DEBUG": "true",
     }
 

@@ -16,16 +16,16 @@ from payments.models import PaymentAttempt, Refund
 
 class AttemptInline(ReadOnlyInline):
     model = PaymentAttempt
-    fields = ["id", "status", "payment_method", "psp_payment_id", "psp_version", "failure_code", "refunded_amount",
-              "created_at", "updated_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "id", "status", "payment_method", "psp_payment_id", "psp_version", "failure_code", "refunded_amount",
+        "created_at", "updated_at",
+    )
     ordering = ["-created_at"]
 
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = ["id", "status", "amount", "reason", "psp_refund_id", "failure_code", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("id", "status", "amount", "reason", "psp_refund_id", "failure_code", "created_at")
 
 
 @admin.register(Checkout)

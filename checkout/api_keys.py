@@ -75,7 +75,7 @@ def caller_api_key(request: Request) -> ApiKey:
     return request.auth
 
 
-class ApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class ApiKeyScheme(OpenApiAuthenticationExtension):
     """How the OpenAPI schema describes the storefront's key."""
 
     target_class = "checkout.api_keys.ApiKeyAuthentication"

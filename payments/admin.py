@@ -40,8 +40,9 @@ class ReadOnlyInline(admin.TabularInline):
 
 class StatusChangeInline(ReadOnlyInline):
     model = StatusChange
-    fields = ["created_at", "subject", "from_status", "to_status", "cause", "cause_reference", "actor", "note"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at", "subject", "from_status", "to_status", "cause", "cause_reference", "actor", "note",
+    )
     ordering = ["created_at", "id"]
     show_change_link = False
 

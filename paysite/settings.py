@@ -79,6 +79,10 @@ PAYMENTS_POLL_FIRST_DELAY = env.float("PAYMENTS_POLL_FIRST_DELAY", default=60.0)
 PAYMENTS_POLL_MAX_DELAY = env.float("PAYMENTS_POLL_MAX_DELAY", default=3600.0)
 PAYMENTS_POLL_GIVE_UP_AFTER = env.float("PAYMENTS_POLL_GIVE_UP_AFTER", default=259200.0)
 PAYMENTS_POLL_BATCH_SIZE = env.int("PAYMENTS_POLL_BATCH_SIZE", default=100)
+# A recorded event still unprocessed this long after it arrived lost its task (a worker killed
+# before acknowledging it): the sweeper, run every WEBHOOK_REQUEUE_INTERVAL, enqueues it again.
+WEBHOOK_REQUEUE_AFTER = env.float("WEBHOOK_REQUEUE_AFTER", default=120.0)
+WEBHOOK_REQUEUE_INTERVAL = env.float("WEBHOOK_REQUEUE_INTERVAL", default=60.0)
 
 # --- Django --------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -242,7 +246,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": PAYMENTS_POLL_INTERVAL},
     },
     "requeue-stale-webhook-events": {
-        "task": "webhooks.tasks.requeue_stale_events", "schedule": 60.0, "options": {"expires": 60.0},
+        "task": "webhooks.tasks.requeue_stale_events",
+        "schedule": WEBHOOK_REQUEUE_INTERVAL,
+        "options": {"expires": WEBHOOK_REQUEUE_INTERVAL},
     },
     "expire-checkouts": {"task": "checkout.tasks.expire_checkouts", "schedule": 60.0, "options": {"expires": 60.0}},
     "prune-psp-calls": {"task": "payments.tasks.prune_psp_calls", "schedule": 3600.0, "options": {"expires": 3600.0}},

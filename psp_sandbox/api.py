@@ -27,7 +27,7 @@ from .payments import (
 )
 from .refunds import refund_create, refund_get
 from .router import Router
-from .sessions import session_create, session_view
+from .sessions import session_create, session_payments, session_view
 from .store import Database, Tx
 
 
@@ -80,6 +80,9 @@ class Api:
             faultable=False,
         )
         router.add("GET", "/sandbox/health", self.health, kind="page", faultable=False)
+        router.add(
+            "GET", "/sandbox/sessions/{token}/payments", self.list_session_payments, kind="read", faultable=False
+        )
         return router
 
     # /v1/ API -------------------------------------------------------------
@@ -116,6 +119,11 @@ class Api:
 
     def get_refund(self, conn: sqlite3.Connection, call: Call) -> JsonObject:
         return refund_json(refund_get(conn, call.params["refund_id"]))
+
+    def list_session_payments(self, conn: sqlite3.Connection, call: Call) -> JsonObject:
+        """Sandbox only: every payment ever made with a token, oldest first, so that tests can
+        count charges (the contract's API shows only the latest)."""
+        return {"data": [payment_json(row) for row in session_payments(conn, call.params["token"])]}
 
     # the shopper's 3-D Secure page (no bearer key: it is a browser) ---------
 

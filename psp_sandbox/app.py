@@ -26,7 +26,7 @@ from .store import Database
 log = logging.getLogger("psp_sandbox")
 
 # Everything but the shopper's pages needs the bearer key, known path or not.
-KEYED_PREFIXES = ("/v1/", "/sandbox/faults")
+KEYED_PREFIXES = ("/v1/", "/sandbox/faults", "/sandbox/sessions/")
 
 
 def parse_json_object(raw: bytes) -> dict[str, object]:

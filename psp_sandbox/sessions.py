@@ -23,6 +23,12 @@ def latest_payment(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
     return row
 
 
+def session_payments(conn: sqlite3.Connection, token: str) -> list[sqlite3.Row]:
+    if session_find(conn, token) is None:
+        raise not_found("session")
+    return list(conn.execute("SELECT * FROM payments WHERE token = ? ORDER BY seq", (token,)))
+
+
 def session_view(conn: sqlite3.Connection, token: str, now: float) -> JsonObject:
     session = session_find(conn, token)
     if session is None:

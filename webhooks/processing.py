@@ -97,7 +97,7 @@ def _apply_refund(data: dict[str, object], cause: Cause) -> tuple[str, uuid.UUID
     return (Outcome.PROCESSED if applied.status != before else Outcome.IGNORED), refund.checkout_id
 
 
-def events_requeue_stale(*, older_than_seconds: float = 120) -> list[int]:
+def events_requeue_stale(*, older_than_seconds: float) -> list[int]:
     """Events still `received` long after arriving: their task was lost (a worker killed before
     it acknowledged, a broker restart). Returns their ids for the caller to enqueue again."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)

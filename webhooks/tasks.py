@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from webhooks.processing import event_process, events_requeue_stale
 
@@ -20,7 +21,7 @@ def process_event(self, event_pk: int) -> str:  # type: ignore[no-untyped-def]
 
 @shared_task
 def requeue_stale_events() -> int:
-    stale = events_requeue_stale()
+    stale = events_requeue_stale(older_than_seconds=settings.WEBHOOK_REQUEUE_AFTER)
     for event_pk in stale:
         process_event.delay(event_pk)
     return len(stale)

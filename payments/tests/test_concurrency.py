@@ -1,10 +1,16 @@
-"""Concurrency against PostgreSQL: threads racing for one checkout's money."""
+"""Concurrency against PostgreSQL: threads racing for one checkout's money.
+
+Each thread is a whole request through Django (its own client and database connection); the
+PSP is the real sandbox process.
+"""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.db import connection
+from django.test import Client
 
 from checkout.tests.factories import make_api_key
 from payments.models import PaymentAttempt, PspCall
@@ -21,9 +27,13 @@ def test_fifty_concurrent_buy_now_requests_make_one_payment_and_one_live_attempt
     start = threading.Barrier(50)
 
     def click(_):
+        browser = Client()
         start.wait()
-        return requests.post(f"{live_server.url}/api/checkouts/{checkout['id']}/buy-now/",
-                             json={"token": checkout["token"], "payment_method": "pm_card_visa"}, timeout=120)
+        try:
+            return browser.post(f"/api/checkouts/{checkout['id']}/buy-now/", content_type="application/json",
+                                data={"token": checkout["token"], "payment_method": "pm_card_visa"})
+        finally:
+            connection.close()
 
     # when 50 browsers press Buy Now at the same moment
     with ThreadPoolExecutor(max_workers=50) as pool:
@@ -50,9 +60,13 @@ def test_concurrent_refunds_never_pass_the_amount_paid(e2e, live_server):
     start = threading.Barrier(20)
 
     def refund(_):
+        storefront = Client(headers=headers)
         start.wait()
-        return requests.post(f"{live_server.url}/api/checkouts/{checkout['id']}/refunds/", json={"amount": "1.00"},
-                             headers=headers, timeout=120)
+        try:
+            return storefront.post(f"/api/checkouts/{checkout['id']}/refunds/", data={"amount": "1.00"},
+                                   content_type="application/json")
+        finally:
+            connection.close()
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(pool.map(refund, range(20)))

@@ -44,7 +44,22 @@ def test_twenty_concurrent_payments_for_one_token_make_one_payment(psp: Psp) -> 
     assert statuses == [200] * 19 + [201]
     ids = {answer.json()["id"] for answer in answers}
     assert len(ids) == 1
-    assert psp.session(session["token"])["latest_payment"]["id"] == ids.pop()
+    only = ids.pop()
+    assert psp.session(session["token"])["latest_payment"]["id"] == only
+    listed = psp.get(f"/sandbox/sessions/{session['token']}/payments").json()["data"]
+    assert [payment["id"] for payment in listed] == [only]
+
+
+def test_the_sandbox_lists_every_payment_of_a_session_oldest_first(psp: Psp) -> None:
+    # given a declined payment, then a succeeded one, for one token
+    session = psp.create_session()
+    declined = psp.pay(session, "pm_card_declined").json()
+    paid = psp.pay(session, "pm_card_visa").json()
+    # then the sandbox-only listing shows both, in order; the key is required; unknown is 404
+    listed = psp.get(f"/sandbox/sessions/{session['token']}/payments").json()["data"]
+    assert [(p["id"], p["status"]) for p in listed] == [(declined["id"], "failed"), (paid["id"], "succeeded")]
+    assert requests.get(f"{psp.url}/sandbox/sessions/{session['token']}/payments", timeout=10).status_code == 401
+    assert psp.get("/sandbox/sessions/tok_unknown/payments").status_code == 404
 
 
 @pytest.mark.parametrize("first_method", ["pm_card_visa", "pm_card_3ds", "pm_bank_transfer"])
