@@ -1,12 +1,17 @@
 """Statuses that arrive later, end to end: the sandbox PSP process, the live BPS, and a real
 Celery worker with its beat (PostgreSQL and Redis in CI; never eager mode)."""
 
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.db import connection, transaction
 
 from checkout.tests.factories import make_api_key
+from payments.locks import lock_checkout
 from payments.models import PaymentAttempt, StatusChange
 from payments.states import FINAL_ATTEMPT_STATUSES, AttemptStatus
 from webhooks.models import WebhookEvent
@@ -91,3 +96,94 @@ def test_a_payment_the_psp_never_finalises_goes_to_review(shop, worker_settings,
         assert attempt_of(answer).poll_count == polls  # no longer polled
     finally:
         process.stop()
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_worker_killed_while_processing_an_event_still_applies_it_once(shop, settings, worker_settings, tmp_path):
+    from paysite.tests.processes import Worker
+
+    # the poller stays out of the way: only the webhook may settle this payment
+    settings.PAYMENTS_POLL_FIRST_DELAY = 600
+    worker_settings["PAYMENTS_POLL_FIRST_DELAY"] = "600"
+    first = Worker(worker_settings, tmp_path / "first.log").start()
+    checkout, answer = shop.pay("pm_bank_transfer")
+    # given the checkout row is locked, so that processing will hang half-way, holding its task
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        with transaction.atomic():
+            lock_checkout(checkout["id"])
+            locked.set()
+            release.wait(60)
+        connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    locked.wait(10)
+    try:
+        # when the PSP's webhook arrives and the worker is stuck processing it
+        assert wait_for(lambda: WebhookEvent.objects.filter(type="payment.succeeded").exists(), timeout=30)
+        event = WebhookEvent.objects.get(type="payment.succeeded")
+        assert wait_for(lambda: "process_event[" in first.log() and _waiting_on_a_lock(), timeout=30)
+        # and the whole worker is killed mid-task
+        first.kill()
+    finally:
+        release.set()
+        holder.join()
+    event.refresh_from_db()
+    assert event.outcome == "received"
+    assert attempt_of(answer).status == AttemptStatus.PENDING
+    # then a new worker applies the event, once
+    second = Worker(worker_settings, tmp_path / "second.log").start()
+    try:
+        assert wait_for(lambda: attempt_of(answer).status == AttemptStatus.SUCCEEDED, timeout=30), second.log()[-3000:]
+    finally:
+        second.stop()
+    change = final_changes(attempt_of(answer)).get()
+    assert (change.cause, change.cause_reference) == ("webhook", event.event_id)
+    event.refresh_from_db()
+    assert event.outcome == "processed"
+
+
+METHODS = [
+    "pm_card_visa", "pm_card_mastercard", "pm_card_declined", "pm_card_insufficient_funds", "pm_card_expired",
+    "pm_card_3ds:approve", "pm_card_3ds:decline", "pm_bank_transfer", "pm_bank_transfer_fail",
+    "pm_bank_transfer_silent",
+]
+
+
+def test_with_duplicated_dropped_and_reordered_webhooks_every_payment_ends_in_the_psps_final_status(
+    shop, e2e, worker
+):
+    # given the PSP duplicates half of its events, drops 30 % and reorders close ones
+    e2e.faults({"webhooks": {"duplicate": 0.5, "drop": 0.3, "reorder": True}})
+
+    def one_payment(index):
+        method, _, button = METHODS[index % len(METHODS)].partition(":")
+        _checkout, answer = shop.pay(method)
+        if button:
+            requests.post(f"{e2e.url}/sandbox/3ds/{attempt_of(answer).psp_payment_id}/{button}",
+                          allow_redirects=False, timeout=30)
+        connection.close()
+        return answer["attempt"]["id"]
+
+    # when 200 payments of mixed methods are made
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        attempt_ids = list(pool.map(one_payment, range(200)))
+    done = lambda: PaymentAttempt.objects.filter(  # noqa: E731
+        id__in=attempt_ids, status__in=FINAL_ATTEMPT_STATUSES).count() == 200
+    assert wait_for(done, timeout=120, every=1), Counter(
+        PaymentAttempt.objects.filter(id__in=attempt_ids).values_list("status", flat=True))
+    # then each ends in the PSP's own final status, with exactly one final status change
+    for attempt in PaymentAttempt.objects.filter(id__in=attempt_ids):
+        truth = e2e.get(f"/v1/payments/{attempt.psp_payment_id}")
+        assert (attempt.status, attempt.psp_version) == (truth["status"], truth["version"])
+        assert final_changes(attempt).count() == 1
+    causes = Counter(StatusChange.objects.filter(attempt_id__in=attempt_ids, to_status__in=FINAL_ATTEMPT_STATUSES)
+                     .values_list("cause", flat=True))
+    assert causes["webhook"] > 0 and causes["poll"] > 0  # both channels did their share
