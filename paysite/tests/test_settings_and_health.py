@@ -51,11 +51,12 @@ def test_healthz_reports_database_and_broker(client):
 def test_healthz_names_what_is_down(client, settings):
     from paysite.celery import app
 
-    previous = app.conf.broker_url, app.conf.broker_transport
-    app.conf.broker_url, app.conf.broker_transport = "redis://127.0.0.1:1/0", None
+    # given a broker address where nothing listens
+    previous = app.conf.broker_write_url, app.conf.broker_transport
+    app.conf.broker_write_url, app.conf.broker_transport = "redis://127.0.0.1:1/0", None
     try:
         response = client.get("/healthz")
     finally:
-        app.conf.broker_url, app.conf.broker_transport = previous
+        app.conf.broker_write_url, app.conf.broker_transport = previous
     assert response.status_code == 503
     assert response.json() == {"database": "ok", "broker": "down"}

@@ -108,8 +108,9 @@ def test_a_worker_killed_while_processing_an_event_still_applies_it_once(shop, s
     from paysite.tests.processes import Worker
 
     # the poller stays out of the way: only the webhook may settle this payment
-    settings.PAYMENTS_POLL_FIRST_DELAY = 600
-    worker_settings["PAYMENTS_POLL_FIRST_DELAY"] = "600"
+    for name in ("PAYMENTS_POLL_FIRST_DELAY", "PAYMENTS_POLL_MAX_DELAY"):
+        setattr(settings, name, 600)
+        worker_settings[name] = "600"
     first = Worker(worker_settings, tmp_path / "first.log").start()
     checkout, answer = shop.pay("pm_bank_transfer")
     # given the checkout row is locked, so that processing will hang half-way, holding its task
