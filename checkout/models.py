@@ -31,9 +31,10 @@ class Checkout(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["-created_at"], name="checkout_created_idx"),
+            models.Index(fields=["-created_at", "-id"], name="checkout_created_id_idx"),
             models.Index(fields=["status", "-created_at"], name="checkout_status_created_idx"),
-            models.Index(fields=["reference"], name="checkout_reference_idx"),
+            # Pattern ops: the mid-office finds a reference by prefix (LIKE 'x%'), and by equality.
+            models.Index(fields=["reference"], name="checkout_reference_like_idx", opclasses=["varchar_pattern_ops"]),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=CheckoutStatus.values), name="checkout_status_valid"),

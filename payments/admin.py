@@ -1,13 +1,29 @@
-"""Attempts, refunds, status changes and PSP calls in the mid-office: read-only money and status."""
+"""Attempts, refunds, status changes, PSP calls and staff actions in the mid-office.
+
+Nothing here writes a status, an amount or a PSP id: every model is read-only in the admin
+(superusers included), and staff act only through the buttons and actions, which call services.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
-from payments.models import PaymentAttempt, PspCall, Refund, StatusChange
+from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin, PaymentMethodFilter, fixed_filter
+from midoffice.search import HELP_TEXT, parse_term
+from payments import admin_views
+from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
+from payments.money import format_amount
+from payments.staff import attempt_ask_psp, refund_ask_psp, staff_id
+from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
+
+# A selection larger than this is refused: each row is one call to the PSP, made while staff wait.
+MAX_ASK_PSP = 100
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,46 +54,176 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class StatusChangeInline(ReadOnlyInline):
-    model = StatusChange
-    fields = readonly_fields = (
-        "created_at", "subject", "from_status", "to_status", "cause", "cause_reference", "actor", "note",
-    )
-    ordering = ["created_at", "id"]
-    show_change_link = False
+def money(amount: Any, currency: str) -> str:
+    return f"{format_amount(amount, currency)} {currency}"
+
+
+def checkout_link(checkout: Any) -> str:
+    url = reverse("admin:checkout_checkout_change", args=[checkout.id])
+    return format_html('<a href="{}">{}</a>', url, checkout.reference or str(checkout.id)[:8])
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(ReadOnlyAdmin):
-    list_display = ["id", "checkout", "status", "payment_method", "amount", "currency", "psp_payment_id",
-                    "created_at"]
-    list_filter = ["status", "currency", "payment_method", ("created_at", admin.DateFieldListFilter)]
-    search_fields = ["=id", "=checkout__id", "=psp_payment_id", "=checkout__psp_token", "checkout__reference"]
+class PaymentAttemptAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+    list_display = ["id", "checkout_reference", "status", "payment_method", "amount_display", "refunded_display",
+                    "psp_payment_id", "poll_count", "next_poll_at", "created_at"]
+    list_filter = ["status", CurrencyFilter, PaymentMethodFilter, ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["psp_payment_id"]  # shows the box; get_search_results does the searching
+    search_help_text = HELP_TEXT
     list_select_related = ["checkout"]
-    date_hierarchy = None
     readonly_fields = [field.name for field in PaymentAttempt._meta.fields]
+    actions = ["ask_psp_now"]
+    change_form_template = "admin/payments/paymentattempt/change_form.html"
+    change_list_template = "admin/midoffice/change_list.html"
+    csv_columns = [
+        ("id", lambda a: a.id), ("checkout", lambda a: a.checkout_id), ("reference", lambda a: a.checkout.reference),
+        ("status", lambda a: a.status), ("payment_method", lambda a: a.payment_method),
+        ("amount", lambda a: format_amount(a.amount, a.currency)), ("currency", lambda a: a.currency),
+        ("refunded_amount", lambda a: format_amount(a.refunded_amount, a.currency)),
+        ("failure_code", lambda a: a.failure_code), ("psp_payment_id", lambda a: a.psp_payment_id),
+        ("created_at", lambda a: a.created_at.isoformat()), ("updated_at", lambda a: a.updated_at.isoformat()),
+    ]
+
+    @admin.display(description="checkout", ordering="checkout__reference")
+    def checkout_reference(self, attempt: PaymentAttempt) -> str:
+        return checkout_link(attempt.checkout)
+
+    @admin.display(description="amount")
+    def amount_display(self, attempt: PaymentAttempt) -> str:
+        return money(attempt.amount, attempt.currency)
+
+    @admin.display(description="refunded")
+    def refunded_display(self, attempt: PaymentAttempt) -> str:
+        return money(attempt.refunded_amount, attempt.currency) if attempt.refunded_amount else "—"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[PaymentAttempt],
+                           search_term: str) -> tuple[QuerySet[PaymentAttempt], bool]:
+        term = parse_term(search_term)
+        if term is None:
+            return queryset, False
+        conditions = {
+            "id": lambda: Q(id=term.id) | Q(checkout_id=term.id), "token": lambda: Q(checkout__psp_token=term.text),
+            "payment": lambda: Q(psp_payment_id=term.text),
+            "reference": lambda: Q(checkout__reference__startswith=term.text),
+        }
+        condition = conditions.get(term.kind)
+        return (queryset.filter(condition()) if condition else queryset.none()), False
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/ask-psp/", view(lambda r, object_id: admin_views.ask_psp_view(self, r, object_id)),
+                 name="payments_paymentattempt_ask_psp"),
+            path("<path:object_id>/resolve/", view(lambda r, object_id: admin_views.resolve_view(self, r, object_id)),
+                 name="payments_paymentattempt_resolve"),
+            *super().get_urls(),
+        ]
+
+    def has_ask_psp_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.ask_psp")
+
+    @admin.action(description="Ask the PSP now about the selected attempts", permissions=["ask_psp"])
+    def ask_psp_now(self, request: HttpRequest, queryset: QuerySet[PaymentAttempt]) -> None:
+        ids = list(queryset.values_list("id", flat=True)[: MAX_ASK_PSP + 1])
+        if len(ids) > MAX_ASK_PSP:
+            self.message_user(request, f"Select at most {MAX_ASK_PSP} attempts at a time.", messages.ERROR)
+            return
+        outcomes = [attempt_ask_psp(attempt_id=attempt_id, actor_id=staff_id(request)).outcome for attempt_id in ids]
+        changed = sum(1 for outcome in outcomes if "→" in outcome)
+        failed = sum(1 for outcome in outcomes if outcome.startswith("the PSP could not"))
+        self.message_user(request, f"Asked the PSP about {len(ids)} attempt(s): {changed} changed, "
+                          f"{failed} without an answer.", messages.WARNING if failed else messages.SUCCESS)
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
-    list_display = ["id", "checkout", "status", "amount", "currency", "psp_refund_id", "created_at"]
-    list_filter = ["status", "currency", ("created_at", admin.DateFieldListFilter)]
-    search_fields = ["=id", "=checkout__id", "=psp_refund_id"]
-    list_select_related = ["checkout"]
+class RefundAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+    list_display = ["id", "checkout_reference", "status", "amount_display", "reason", "psp_refund_id", "requested_by",
+                    "created_at"]
+    list_filter = ["status", CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["psp_refund_id"]
+    search_help_text = HELP_TEXT
+    list_select_related = ["checkout", "requested_by"]
     readonly_fields = [field.name for field in Refund._meta.fields]
+    actions = ["ask_psp_now"]
+    change_list_template = "admin/midoffice/change_list.html"
+    csv_columns = [
+        ("id", lambda r: r.id), ("checkout", lambda r: r.checkout_id), ("reference", lambda r: r.checkout.reference),
+        ("status", lambda r: r.status), ("amount", lambda r: format_amount(r.amount, r.currency)),
+        ("currency", lambda r: r.currency), ("reason", lambda r: r.reason),
+        ("psp_refund_id", lambda r: r.psp_refund_id),
+        ("failure_code", lambda r: r.failure_code), ("created_at", lambda r: r.created_at.isoformat()),
+    ]
+
+    @admin.display(description="checkout", ordering="checkout__reference")
+    def checkout_reference(self, refund: Refund) -> str:
+        return checkout_link(refund.checkout)
+
+    @admin.display(description="amount")
+    def amount_display(self, refund: Refund) -> str:
+        return money(refund.amount, refund.currency)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Refund],
+                           search_term: str) -> tuple[QuerySet[Refund], bool]:
+        term = parse_term(search_term)
+        if term is None:
+            return queryset, False
+        conditions = {
+            "id": lambda: Q(id=term.id) | Q(checkout_id=term.id), "refund": lambda: Q(psp_refund_id=term.text),
+            "reference": lambda: Q(checkout__reference__startswith=term.text),
+        }
+        condition = conditions.get(term.kind)
+        return (queryset.filter(condition()) if condition else queryset.none()), False
+
+    def has_ask_psp_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.ask_psp")
+
+    @admin.action(description="Ask the PSP now about the selected refunds", permissions=["ask_psp"])
+    def ask_psp_now(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
+        ids = list(queryset.values_list("id", flat=True)[: MAX_ASK_PSP + 1])
+        if len(ids) > MAX_ASK_PSP:
+            self.message_user(request, f"Select at most {MAX_ASK_PSP} refunds at a time.", messages.ERROR)
+            return
+        for refund_id in ids:
+            refund_ask_psp(refund_id=refund_id, actor_id=staff_id(request))
+        self.message_user(request, f"Asked the PSP about {len(ids)} refund(s).", messages.SUCCESS)
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(ReadOnlyAdmin):
+class StatusChangeAdmin(FastListMixin, ReadOnlyAdmin):
     list_display = ["created_at", "checkout", "subject", "from_status", "to_status", "cause", "cause_reference",
                     "actor"]
-    list_filter = ["subject", "cause", "to_status"]
-    search_fields = ["=checkout__id", "cause_reference"]
+    list_filter = ["subject", "cause", fixed_filter("to_status", "to status", sorted(
+        {*AttemptStatus.values, *CheckoutStatus.values, *RefundStatus.values}))]
+    search_fields = ["cause_reference"]
+    search_help_text = "A checkout id (exact)."
     list_select_related = ["checkout", "actor"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[StatusChange],
+                           search_term: str) -> tuple[QuerySet[StatusChange], bool]:
+        term = parse_term(search_term)
+        if term is None:
+            return queryset, False
+        return queryset.filter(checkout_id=term.id) if term.id else queryset.none(), False
 
 
 @admin.register(PspCall)
-class PspCallAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "method", "path", "status_code", "duration_ms", "error", "checkout_id"]
-    list_filter = ["method", "status_code"]
-    search_fields = ["=checkout_id", "=attempt_id", "=refund_id", "idempotency_key"]
+class PspCallAdmin(FastListMixin, ReadOnlyAdmin):
+    list_display = ["created_at", "method", "path", "status_code", "duration_ms", "cause", "error", "checkout_id"]
+    list_filter = [fixed_filter("method", "method", ["GET", "POST"])]
+    search_fields = ["path"]
+    search_help_text = "A checkout id (exact)."
+    ordering = ["-created_at"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[PspCall],
+                           search_term: str) -> tuple[QuerySet[PspCall], bool]:
+        term = parse_term(search_term)
+        if term is None:
+            return queryset, False
+        return queryset.filter(checkout_id=term.id) if term.id else queryset.none(), False
+
+
+@admin.register(StaffAction)
+class StaffActionAdmin(FastListMixin, ReadOnlyAdmin):
+    list_display = ["created_at", "actor", "action", "checkout", "attempt", "refund", "webhook_event_id", "outcome"]
+    list_filter = ["action"]
+    list_select_related = ["actor", "checkout", "attempt", "refund"]

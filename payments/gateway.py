@@ -36,7 +36,7 @@ def record_psp_call(record: CallRecord) -> None:
         response_body=record.response_body, error=record.error[:500],
         checkout_id=_uuid_or_none(record.context.get("checkout_id")),
         attempt_id=_uuid_or_none(record.context.get("attempt_id")),
-        refund_id=_uuid_or_none(record.context.get("refund_id")),
+        refund_id=_uuid_or_none(record.context.get("refund_id")), cause=record.context.get("cause", "")[:255],
     )
 
 

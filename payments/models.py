@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from payments.money import CURRENCY_FORMAT
-from payments.states import LIVE_ATTEMPT_STATUSES, AttemptStatus, RefundStatus
+from payments.states import LIVE_ATTEMPT_STATUSES, UNFINISHED_ATTEMPT_STATUSES, AttemptStatus, RefundStatus
 
 
 class PaymentAttempt(models.Model):
@@ -40,8 +40,14 @@ class PaymentAttempt(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["-created_at"], name="attempt_created_idx"),
+            # With the id, the admin's default order (newest first, then -pk) is read straight off the index.
+            models.Index(fields=["-created_at", "-id"], name="attempt_created_id_idx"),
             models.Index(fields=["status", "-created_at"], name="attempt_status_created_idx"),
+            # The dashboard's stuck board: the few unfinished attempts among millions of final ones.
+            models.Index(
+                fields=["created_at"], name="attempt_unfinished_idx",
+                condition=Q(status__in=sorted(UNFINISHED_ATTEMPT_STATUSES)),
+            ),
             models.Index(fields=["checkout", "-created_at"], name="attempt_checkout_idx"),
             models.Index(
                 fields=["next_poll_at"], name="attempt_due_idx", condition=Q(next_poll_at__isnull=False)
@@ -58,6 +64,11 @@ class PaymentAttempt(models.Model):
                 condition=Q(status__in=sorted(LIVE_ATTEMPT_STATUSES)),
                 name="one_live_attempt_per_checkout",
             ),
+        ]
+        permissions = [
+            ("ask_psp", "Can ask the PSP now about a payment attempt"),
+            ("resolve_review", "Can resolve a payment attempt in needs_review"),
+            ("export_payments", "Can export the mid-office lists as CSV"),
         ]
 
     def __str__(self) -> str:
@@ -95,6 +106,7 @@ class Refund(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_FORMAT), name="refund_currency_format"),
         ]
+        permissions = [("issue_refund", "Can refund a payment from the mid-office")]
 
     def __str__(self) -> str:
         return f"Refund {self.id} ({self.status})"
@@ -161,6 +173,9 @@ class PspCall(models.Model):
     checkout_id = models.UUIDField(null=True, blank=True, db_index=True)
     attempt_id = models.UUIDField(null=True, blank=True)
     refund_id = models.UUIDField(null=True, blank=True)
+    cause = models.CharField(
+        max_length=255, blank=True, help_text="What made the call: a poll, a webhook event, staff, the shopper…"
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -168,3 +183,46 @@ class PspCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} → {self.status_code or self.error}"
+
+
+class StaffAction(models.Model):
+    """Append-only: what a member of staff did from the mid-office, and what came of it.
+
+    Status moves keep their own `StatusChange` rows (with the same actor); this records the
+    action itself, including the ones that move nothing (asking the PSP, a review note, an event
+    processed again). Written only by the services in `payments/staff.py` and `webhooks/staff.py`.
+    """
+
+    class Action(models.TextChoices):
+        ASK_PSP = "ask_psp", "asked the PSP"
+        REFUND = "refund", "requested a refund"
+        RESOLVE = "resolve", "confirmed the PSP's outcome"
+        REVIEW_NOTE = "review_note", "noted a review"
+        REPROCESS_EVENT = "reprocess_event", "processed a webhook event again"
+        EXPORT = "export", "exported a list"
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    checkout = models.ForeignKey(
+        "checkout.Checkout", null=True, blank=True, on_delete=models.PROTECT, related_name="staff_actions"
+    )
+    attempt = models.ForeignKey(PaymentAttempt, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The PSP's event id, as a plain value: webhooks depends on payments, never the other way.
+    webhook_event_id = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=255, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["checkout", "created_at"], name="staff_action_checkout_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=["ask_psp", "refund", "resolve", "review_note", "reprocess_event", "export"]),
+                name="staff_action_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} {self.action} {self.outcome}".strip()

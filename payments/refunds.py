@@ -43,19 +43,34 @@ def refund_create(
             checkout = lock_checkout(checkout_id)
         except Checkout.DoesNotExist:
             raise NotFound("No checkout has this id.") from None
-        attempt = checkout.attempts.select_for_update().filter(status=AttemptStatus.SUCCEEDED).first()
-        if attempt is None:
-            raise Conflict("This checkout has no succeeded payment to refund.", code="not_refundable")
-        _check_amount(attempt, amount)
-        refund = Refund(
-            checkout=checkout, attempt=attempt, amount=amount, currency=attempt.currency, reason=reason[:255],
-            status=RefundStatus.STARTED, requested_by_id=requested_by_id,
-        )
-        refund.idempotency_key = f"bps-refund-{refund.id}"
-        refund.next_poll_at = schedule.next_poll_at(RefundStatus.STARTED, 0, timezone.now())
-        refund.save(force_insert=True)
-        record_creation(checkout, cause, refund=refund)
+        refund = refund_record(checkout=checkout, amount=amount, reason=reason, cause=cause,
+                               requested_by_id=requested_by_id)
     return refund_send(refund, cause=Cause(kind="psp_answer"))
+
+
+def refund_record(
+    *, checkout: Checkout, amount: Decimal, reason: str, cause: Cause, requested_by_id: int | None = None,
+    refund_id: uuid.UUID | None = None,
+) -> Refund:
+    """Store a `started` refund of the checkout's succeeded payment, checked against what is left.
+
+    Expects the checkout locked (`lock_checkout`) inside the caller's transaction; sends nothing.
+    `refund_id` lets a caller choose the id (the mid-office's one-time form key)."""
+    attempt = checkout.attempts.select_for_update().filter(status=AttemptStatus.SUCCEEDED).first()
+    if attempt is None:
+        raise Conflict("This checkout has no succeeded payment to refund.", code="not_refundable")
+    _check_amount(attempt, amount)
+    refund = Refund(
+        checkout=checkout, attempt=attempt, amount=amount, currency=attempt.currency, reason=reason[:255],
+        status=RefundStatus.STARTED, requested_by_id=requested_by_id,
+    )
+    if refund_id is not None:
+        refund.id = refund_id
+    refund.idempotency_key = f"bps-refund-{refund.id}"
+    refund.next_poll_at = schedule.next_poll_at(RefundStatus.STARTED, 0, timezone.now())
+    refund.save(force_insert=True)
+    record_creation(checkout, cause, refund=refund)
+    return refund
 
 
 def _check_amount(attempt: PaymentAttempt, amount: Decimal) -> None:
@@ -80,7 +95,7 @@ def refund_send(refund: Refund, *, cause: Cause) -> Refund:
             payment_id=refund.attempt.psp_payment_id or "", amount=refund.amount, currency=refund.currency,
             reason=refund.reason, idempotency_key=refund.idempotency_key,
             context={"checkout_id": str(refund.checkout_id), "attempt_id": str(refund.attempt_id),
-                     "refund_id": str(refund.id)},
+                     "refund_id": str(refund.id), "cause": cause.label()},
         )
     except PspRejected as exc:
         return refund_reject(refund_id=refund.id, code=exc.code, cause=cause)
@@ -141,7 +156,7 @@ def refund_sync(*, refund_id: uuid.UUID, cause: Cause) -> Refund:
     its own key within RESEND_WINDOW, and goes to review after that (we cannot know)."""
     refund = Refund.objects.select_related("attempt").get(id=refund_id)
     if refund.psp_refund_id:
-        context = {"checkout_id": str(refund.checkout_id), "refund_id": str(refund.id)}
+        context = {"checkout_id": str(refund.checkout_id), "refund_id": str(refund.id), "cause": cause.label()}
         return refund_apply(refund_id=refund.id, answer=psp().get_refund(refund.psp_refund_id, context=context),
                             cause=cause)
     if refund.status != RefundStatus.STARTED:

@@ -115,7 +115,7 @@ def attempt_send(attempt: PaymentAttempt, *, cause: Cause) -> PaymentAttempt:
             webhook_url=site_url("psp-webhook"),
             metadata={"attempt_id": str(attempt.id), "checkout_id": str(checkout.id)},
             idempotency_key=attempt.idempotency_key,
-            context={"checkout_id": str(checkout.id), "attempt_id": str(attempt.id)},
+            context={"checkout_id": str(checkout.id), "attempt_id": str(attempt.id), "cause": cause.label()},
         )
     except PspRejected as exc:
         return attempt_reject(attempt_id=attempt.id, code=exc.code, cause=cause)
@@ -135,7 +135,7 @@ def attempt_sync(*, attempt_id: uuid.UUID, cause: Cause) -> PaymentAttempt:
     Raises PspUnavailable or PspProtocolError when the PSP cannot say; nothing changes then.
     """
     attempt = PaymentAttempt.objects.select_related("checkout").get(id=attempt_id)
-    context = {"checkout_id": str(attempt.checkout_id), "attempt_id": str(attempt.id)}
+    context = {"checkout_id": str(attempt.checkout_id), "attempt_id": str(attempt.id), "cause": cause.label()}
     if attempt.psp_payment_id:
         payment = psp().get_payment(attempt.psp_payment_id, context=context)
         return attempt_apply_payment(attempt_id=attempt.id, payment=payment, cause=cause)

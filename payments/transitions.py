@@ -25,6 +25,11 @@ class Cause:
     actor_id: int | None = None
     note: str = ""
 
+    def label(self) -> str:
+        """One line for the timeline of PSP calls: "poll", "webhook evt_…", "staff user #3"."""
+        parts = [self.kind, self.reference, f"user #{self.actor_id}" if self.actor_id else ""]
+        return " ".join(part for part in parts if part)[:255]
+
 
 def _record(checkout: Checkout, subject: str, old: str, new: str, cause: Cause, **links: object) -> None:
     StatusChange.objects.create(

@@ -84,9 +84,14 @@ PAYMENTS_POLL_BATCH_SIZE = env.int("PAYMENTS_POLL_BATCH_SIZE", default=100)
 WEBHOOK_REQUEUE_AFTER = env.float("WEBHOOK_REQUEUE_AFTER", default=120.0)
 WEBHOOK_REQUEUE_INTERVAL = env.float("WEBHOOK_REQUEUE_INTERVAL", default=60.0)
 
+# --- The mid-office (Django admin) ----------------------------------------------------------
+# Failed staff sign-ins allowed per username and address within the window, before the form waits.
+ADMIN_LOGIN_MAX_FAILURES = env.int("ADMIN_LOGIN_MAX_FAILURES", default=5)
+ADMIN_LOGIN_WINDOW = env.int("ADMIN_LOGIN_WINDOW", default=900)
+
 # --- Django --------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "midoffice.apps.PaysiteAdminConfig",  # Django's admin with the mid-office's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -98,6 +103,7 @@ INSTALLED_APPS = [
     "checkout",
     "payments",
     "webhooks",
+    "midoffice.apps.MidofficeConfig",
 ]
 
 MIDDLEWARE = [

@@ -1,22 +1,90 @@
-"""Webhook events and refusals: read-only for everyone."""
+"""Webhook events and refusals: read-only for everyone; a failed event can be processed again."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+import json
 
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.views.decorators.http import require_POST
+
+from midoffice.changelists import FastListMixin
 from payments.admin import ReadOnlyAdmin
+from payments.admin_views import back_to, require_perm
+from payments.psp.parse import redact
+from payments.staff import staff_id
+from paysite.api_errors import ApiError
 from webhooks.models import WebhookEvent, WebhookRefusal
+from webhooks.staff import event_reprocess
+
+MAX_REPROCESS = 100
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
+class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
     list_display = ["event_id", "type", "outcome", "psp_object_id", "checkout", "received_at", "processed_at"]
-    list_filter = ["outcome", "type"]
-    search_fields = ["=event_id", "=psp_object_id", "=checkout__id"]
+    list_filter = ["outcome"]
+    search_fields = ["event_id"]
+    search_help_text = "An event id evt_… or a PSP object id pay_… / re_… (exact)."
     list_select_related = ["checkout"]
+    readonly_fields = ("event_id", "type", "outcome", "error", "processing_attempts", "psp_object_id", "checkout",
+                       "received_at", "processed_at", "body_redacted")
+    fields = readonly_fields
+    actions = ["reprocess"]
+    change_form_template = "admin/webhooks/webhookevent/change_form.html"
+
+    @admin.display(description="body (secrets masked)")
+    def body_redacted(self, event: WebhookEvent) -> str:
+        try:
+            return json.dumps(redact(json.loads(event.body)), indent=2, sort_keys=True)
+        except ValueError:
+            return "(not JSON; not shown)"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[WebhookEvent],
+                           search_term: str) -> tuple[QuerySet[WebhookEvent], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        field = "event_id" if term.startswith("evt_") else "psp_object_id"
+        return queryset.filter(**{field: term}), False
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(require_POST(self.reprocess_view))
+        return [path("<path:object_id>/reprocess/", view, name="webhooks_webhookevent_reprocess"),
+                *super().get_urls()]
+
+    def reprocess_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        require_perm(request, "webhooks.reprocess_event")
+        event = get_object_or_404(WebhookEvent, pk=object_id)
+        try:
+            action = event_reprocess(event_pk=event.pk, actor_id=staff_id(request))
+        except ApiError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, f"Event {event.event_id}: {action.outcome}.", messages.INFO)
+        fallback = reverse("admin:webhooks_webhookevent_change", args=[event.pk])
+        return back_to(request, fallback) if request.POST.get("next") else HttpResponseRedirect(fallback)
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("webhooks.reprocess_event")
+
+    @admin.action(description="Process the selected failed events again", permissions=["reprocess"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        failed = list(queryset.filter(outcome=WebhookEvent.Outcome.FAILED).values_list("pk", flat=True)
+                      [: MAX_REPROCESS + 1])
+        if len(failed) > MAX_REPROCESS:
+            self.message_user(request, f"Select at most {MAX_REPROCESS} events at a time.", messages.ERROR)
+            return
+        outcomes = [event_reprocess(event_pk=pk, actor_id=staff_id(request)).outcome for pk in failed]
+        again = sum(1 for outcome in outcomes if outcome.startswith("failed again"))
+        self.message_user(request, f"Processed {len(failed)} failed event(s) again: {again} failed again.",
+                          messages.WARNING if again else messages.SUCCESS)
 
 
 @admin.register(WebhookRefusal)
-class WebhookRefusalAdmin(ReadOnlyAdmin):
+class WebhookRefusalAdmin(FastListMixin, ReadOnlyAdmin):
     list_display = ["hour", "reason", "count", "last_seen_at", "last_remote_addr"]
     list_filter = ["reason"]

@@ -41,6 +41,7 @@ class WebhookEvent(models.Model):
             models.CheckConstraint(condition=Q(outcome__in=["received", "processed", "ignored", "failed", "invalid"]),
                                    name="webhook_outcome_valid"),
         ]
+        permissions = [("reprocess_event", "Can process a stored webhook event again")]
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type} ({self.outcome})"

@@ -58,8 +58,11 @@ def event_process(*, event_pk: int) -> str:
 def _apply_payment(payment: PspPayment, cause: Cause) -> tuple[str, uuid.UUID | None]:
     attempt = _attempt_of(payment)
     if attempt is None or _missed_versions(attempt, payment):
+        context = {"cause": cause.label()}
+        if attempt is not None:  # so that the call shows on the checkout's timeline
+            context |= {"checkout_id": str(attempt.checkout_id), "attempt_id": str(attempt.id)}
         try:
-            payment = psp().get_payment(payment.id, context={"webhook": cause.reference})
+            payment = psp().get_payment(payment.id, context=context)
         except PspNotFound:
             return Outcome.IGNORED, None
         attempt = attempt or _attempt_of(payment)

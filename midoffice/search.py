@@ -1,0 +1,40 @@
+"""The mid-office search box: exact on ids, tokens and PSP ids, prefix on the shop's reference.
+
+Django's own `=field` search is `UPPER(field::text) = UPPER(term)`, which no index serves, and
+a plain search is `%term%`, which none serves either. Here the term's shape says what it is, so
+every search is one index lookup: a UUID is one of our ids, `tok_` a session token, `pay_` and
+`re_` the PSP's payment and refund ids, `evt_` an event id, and anything else a reference prefix.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+HELP_TEXT = (
+    "An id (exact), a token tok_…, a PSP id pay_… / re_… / evt_… (exact), or the start of the shop's reference."
+)
+
+
+@dataclass(frozen=True)
+class Term:
+    kind: str  # "id" | "token" | "payment" | "refund" | "event" | "reference"
+    text: str
+    id: uuid.UUID | None = None
+
+
+_PREFIXES = (("tok_", "token"), ("pay_", "payment"), ("re_", "refund"), ("evt_", "event"))
+
+
+def parse_term(search: str) -> Term | None:
+    text = search.strip()
+    if not text:
+        return None
+    try:
+        return Term(kind="id", text=text, id=uuid.UUID(text))
+    except ValueError:
+        pass
+    for prefix, kind in _PREFIXES:
+        if text.startswith(prefix):
+            return Term(kind=kind, text=text)
+    return Term(kind="reference", text=text)

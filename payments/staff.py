@@ -1,0 +1,109 @@
+"""What staff do from the mid-office, as services the admin's thin views call.
+
+Each one goes through the same code as the automatic channels (`attempt_sync`, the refund
+services, `payments/transitions.py`), so staff can never set a status the PSP contradicts, and
+each appends a `StaffAction` naming the member of staff, so the checkout's timeline shows it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest
+
+from checkout.models import Checkout
+from payments.locks import lock_checkout
+from payments.models import PaymentAttempt, Refund, StaffAction
+from payments.money import format_amount
+from payments.psp.types import PspError
+from payments.refunds import refund_record, refund_send, refund_sync
+from payments.sync import attempt_sync
+from payments.transitions import Cause
+from paysite.api_errors import ApiError, Conflict, NotFound
+
+Action = StaffAction.Action
+
+
+def staff_id(request: HttpRequest) -> int:
+    """The signed-in member of staff's id (the admin lets no anonymous request reach a view)."""
+    if request.user.pk is None:
+        raise PermissionDenied
+    return int(request.user.pk)
+
+
+def _staff(actor_id: int, reference: str, note: str = "") -> Cause:
+    return Cause(kind="staff", reference=reference, actor_id=actor_id, note=note)
+
+
+def attempt_ask_psp(*, attempt_id: uuid.UUID, actor_id: int) -> StaffAction:
+    """Ask the PSP about one attempt now and apply its answer (version-guarded, as a poll would).
+
+    Never raises for a PSP that cannot answer: that is recorded as the action's outcome."""
+    before, checkout_id = PaymentAttempt.objects.values_list("status", "checkout_id").get(id=attempt_id)
+    try:
+        after = attempt_sync(attempt_id=attempt_id, cause=_staff(actor_id, "ask the PSP now")).status
+        outcome = f"{before} → {after}" if after != before else f"still {after}"
+    except PspError as exc:
+        outcome = f"the PSP could not answer: {exc}"
+    return StaffAction.objects.create(actor_id=actor_id, action=Action.ASK_PSP, checkout_id=checkout_id,
+                                      attempt_id=attempt_id, outcome=outcome[:255])
+
+
+def refund_ask_psp(*, refund_id: uuid.UUID, actor_id: int) -> StaffAction:
+    """As `attempt_ask_psp`, for a refund."""
+    before, checkout_id, attempt_id = Refund.objects.values_list("status", "checkout_id", "attempt_id").get(
+        id=refund_id
+    )
+    try:
+        after = refund_sync(refund_id=refund_id, cause=_staff(actor_id, "ask the PSP now")).status
+        outcome = f"{before} → {after}" if after != before else f"still {after}"
+    except PspError as exc:
+        outcome = f"the PSP could not answer: {exc}"
+    return StaffAction.objects.create(actor_id=actor_id, action=Action.ASK_PSP, checkout_id=checkout_id,
+                                      attempt_id=attempt_id, refund_id=refund_id, outcome=outcome[:255])
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    refund: Refund
+    created: bool  # False: this form was submitted before, and this is the refund it made
+
+
+def refund_request(
+    *, checkout_id: uuid.UUID, amount: Decimal, reason: str, request_key: uuid.UUID, actor_id: int
+) -> RefundRequest:
+    """Refund a checkout's payment, in full or in part, for a member of staff.
+
+    Idempotent per `request_key`, the one-time key of the confirmation form, which becomes the
+    refund's id: a second submit of the same form (a double click, a reload) finds the refund
+    the first one made and sends nothing. Locks the checkout as `refund_create` does; the PSP
+    is asked after the commit, with the refund's own Idempotency-Key.
+    """
+    if not reason.strip():
+        raise ApiError("Give a reason for the refund.", code="invalid_request", fields={"reason": ["Required."]})
+    with transaction.atomic():
+        try:
+            checkout = lock_checkout(checkout_id)
+        except Checkout.DoesNotExist:
+            raise NotFound("No checkout has this id.") from None
+        existing = Refund.objects.filter(id=request_key).first()
+        if existing is not None:
+            if existing.checkout_id != checkout.id:
+                raise Conflict("This refund form belongs to another checkout.", code="request_key_reused")
+            return RefundRequest(refund=existing, created=False)
+        refund = refund_record(checkout=checkout, amount=amount, reason=reason.strip(), cause=_staff(
+            actor_id, "mid-office refund", reason.strip()), requested_by_id=actor_id, refund_id=request_key)
+        StaffAction.objects.create(
+            actor_id=actor_id, action=Action.REFUND, checkout=checkout, attempt=refund.attempt, refund=refund,
+            note=refund.reason, outcome=f"{format_amount(refund.amount, refund.currency)} {refund.currency} requested",
+        )
+    return RefundRequest(refund=refund_send(refund, cause=Cause(kind="psp_answer")), created=True)
+
+
+def export_record(*, actor_id: int, what: str, filters: str) -> StaffAction:
+    """Who exported which list, with which filters: exports carry payment data out of the building."""
+    return StaffAction.objects.create(actor_id=actor_id, action=Action.EXPORT, outcome=what[:255], note=filters)
