@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = "/usr/bin/chromium"
 
 
 def _missing_service(item: pytest.Item) -> str:
@@ -21,6 +22,8 @@ def _missing_service(item: pytest.Item) -> str:
         return "needs PostgreSQL: set DATABASE_URL=postgres://…"
     if item.get_closest_marker("redis") and not settings.CELERY_BROKER_URL.startswith("redis"):
         return "needs Redis: set CELERY_BROKER_URL=redis://…"
+    if item.get_closest_marker("browser") and not os.path.exists(CHROMIUM):
+        return f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium"
     return ""
 
 
