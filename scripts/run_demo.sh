@@ -14,8 +14,10 @@ PSP_PORT="${PSP_SANDBOX_PORT:-8001}"
 WEB_ADDR="${WEB_ADDR:-127.0.0.1:8000}"
 
 pids=()
+stopping=""
 stop() {
     trap - INT TERM EXIT
+    stopping=yes
     echo; echo "Stopping the demo…"
     kill -TERM "${pids[@]}" 2>/dev/null
     wait 2>/dev/null
@@ -26,12 +28,13 @@ $BIN/python -m psp_sandbox --port "$PSP_PORT" --time-scale "${PSP_SANDBOX_TIME_S
 pids+=($!)
 $BIN/python manage.py runserver "$WEB_ADDR" --noreload &
 pids+=($!)
-$BIN/celery -A paysite worker --loglevel INFO --concurrency 2 &
+# Warnings only: the poller runs every few seconds and would drown everything else.
+$BIN/celery -A paysite worker --loglevel WARNING --concurrency 2 &
 pids+=($!)
-$BIN/celery -A paysite beat --loglevel INFO &
+$BIN/celery -A paysite beat --loglevel WARNING &
 pids+=($!)
 
-sleep 2
+sleep 4
 cat <<MSG
 
   The demo is running (Ctrl-C stops everything):
@@ -43,4 +46,4 @@ cat <<MSG
 
 MSG
 wait -n "${pids[@]}"
-echo "A demo process stopped; stopping the others."
+[ -n "$stopping" ] || echo "A demo process stopped; stopping the others."
