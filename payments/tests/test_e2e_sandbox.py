@@ -115,4 +115,5 @@ def test_with_the_answer_lost_there_is_still_exactly_one_charge(shop, sandbox, f
     attempt = PaymentAttempt.objects.get()
     assert (attempt.status, attempt.psp_payment_id) == (AttemptStatus.SUCCEEDED, payment["id"])
     assert attempt.checkout.status == CheckoutStatus.PAID
-    assert sandbox.get(f"/v1/sessions/{checkout['token']}")["latest_payment"]["id"] == payment["id"]
+    charges = sandbox.get(f"/sandbox/sessions/{checkout['token']}/payments")["data"]
+    assert [charge["id"] for charge in charges] == [payment["id"]]

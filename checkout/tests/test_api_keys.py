@@ -1,0 +1,43 @@
+"""`manage.py create_api_key NAME`, hashed storage, and revocation by staff."""
+
+import hashlib
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from checkout.models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+
+def _create(name):
+    out = StringIO()
+    call_command("create_api_key", name, stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+def test_the_key_is_printed_once_on_the_last_line_and_only_its_hash_is_stored(client):
+    key = _create("storefront")
+    stored = ApiKey.objects.get(name="storefront")
+    assert stored.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert key not in str(list(ApiKey.objects.values()))
+    response = client.get("/api/checkouts/6f1c0000-0000-4000-8000-000000000000/", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 404  # authenticated: the checkout just does not exist
+
+
+def test_a_second_key_with_the_same_name_is_refused():
+    _create("storefront")
+    with pytest.raises(CommandError):
+        _create("storefront")
+
+
+def test_staff_revoke_a_key_in_admin_and_it_stops_working(client, admin_client):
+    key = _create("storefront")
+    api_key = ApiKey.objects.get()
+    response = admin_client.post("/admin/checkout/apikey/", {"action": "revoke", "_selected_action": [api_key.pk]})
+    assert response.status_code == 302
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None
+    response = client.get("/api/checkouts/6f1c0000-0000-4000-8000-000000000000/", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 401
