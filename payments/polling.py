@@ -31,29 +31,26 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 
 
-def attempts_claim_due(*, limit: int) -> list[uuid.UUID]:
-    """Claim up to `limit` unfinished attempts whose poll is due; returns their ids."""
+def _claim_due(model: type[PaymentAttempt] | type[Refund], statuses: frozenset[str], limit: int) -> list[uuid.UUID]:
     now = timezone.now()
     with transaction.atomic():
         due = list(
-            PaymentAttempt.objects.select_for_update(skip_locked=True)
-            .filter(next_poll_at__lte=now, status__in=UNFINISHED_ATTEMPT_STATUSES)
+            model.objects.select_for_update(skip_locked=True)
+            .filter(next_poll_at__lte=now, status__in=statuses)
             .order_by("next_poll_at").values_list("id", flat=True)[:limit]
         )
-        PaymentAttempt.objects.filter(id__in=due).update(next_poll_at=now + LEASE)
+        model.objects.filter(id__in=due).update(next_poll_at=now + LEASE)
     return due
+
+
+def attempts_claim_due(*, limit: int) -> list[uuid.UUID]:
+    """Claim up to `limit` unfinished attempts whose poll is due; returns their ids."""
+    return _claim_due(PaymentAttempt, UNFINISHED_ATTEMPT_STATUSES, limit)
 
 
 def refunds_claim_due(*, limit: int) -> list[uuid.UUID]:
-    now = timezone.now()
-    with transaction.atomic():
-        due = list(
-            Refund.objects.select_for_update(skip_locked=True)
-            .filter(next_poll_at__lte=now, status__in=UNFINISHED_REFUND_STATUSES)
-            .order_by("next_poll_at").values_list("id", flat=True)[:limit]
-        )
-        Refund.objects.filter(id__in=due).update(next_poll_at=now + LEASE)
-    return due
+    """Claim up to `limit` unfinished refunds whose poll is due; returns their ids."""
+    return _claim_due(Refund, UNFINISHED_REFUND_STATUSES, limit)
 
 
 def attempt_poll(*, attempt_id: uuid.UUID) -> PaymentAttempt:

@@ -115,3 +115,37 @@ def test_sync_payments_without_ids_asks_about_every_unfinished_attempt(psp_stub)
     call_command("sync_payments", stdout=out)
     assert out.getvalue().count("->") == 1
     assert [call.request.url for call in psp_stub.calls] == [f"{PSP}/v1/payments/pay_1"]
+
+
+def _refund(status, **fields):
+    from payments.models import Refund
+
+    checkout = make_checkout(status="paid")
+    attempt = make_attempt(checkout, status=AttemptStatus.SUCCEEDED, psp_payment_id="pay_1", psp_version=1)
+    refund = Refund(checkout=checkout, attempt=attempt, amount="5.00", currency="EUR", status=status,
+                    idempotency_key=f"bps-refund-{status}", next_poll_at=timezone.now(), **fields)
+    refund.save()
+    return refund
+
+
+def test_a_pending_refund_is_polled_to_its_final_status(psp_stub):
+    from payments.polling import refund_poll, refunds_claim_due
+    from payments.tests.factories import refund_json
+
+    refund = _refund("pending", psp_refund_id="re_1")
+    psp_stub.get(f"{PSP}/v1/refunds/re_1", json=refund_json("pay_1", id="re_1", status="succeeded"))
+    assert refunds_claim_due(limit=10) == [refund.id]
+    polled = refund_poll(refund_id=refund.id)
+    assert (polled.status, polled.next_poll_at) == ("succeeded", None)
+    polled.checkout.refresh_from_db()
+    assert polled.checkout.status == "partially_refunded"
+
+
+def test_a_refund_the_psp_may_never_have_received_goes_to_review_after_its_resend_window(psp_stub):
+    from payments.polling import refund_poll
+
+    refund = _refund("started")
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        polled = refund_poll(refund_id=refund.id)
+    assert (polled.status, polled.next_poll_at) == ("needs_review", None)
+    assert len(psp_stub.calls) == 0  # never resent outside the window: a second refund is impossible
