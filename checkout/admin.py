@@ -37,6 +37,9 @@ class RefundInline(ReadOnlyInline):
     fields = readonly_fields = ("id", "status", "amount", "reason", "psp_refund_id", "failure_code", "requested_by",
                                 "created_at")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
+        return super().get_queryset(request).select_related("requested_by")
+
 
 @admin.register(Checkout)
 class CheckoutAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):

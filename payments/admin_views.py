@@ -10,12 +10,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
 from checkout.models import Checkout
 from payments.models import PaymentAttempt
@@ -44,9 +43,10 @@ def checkout_url(checkout_id: object) -> str:
     return reverse("admin:checkout_checkout_change", args=[checkout_id])
 
 
-@require_POST
 def ask_psp_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
     require_perm(request, "payments.ask_psp")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     attempt = get_object_or_404(PaymentAttempt, id=object_id)
     action = attempt_ask_psp(attempt_id=attempt.id, actor_id=staff_id(request))
     model_admin.message_user(request, f"Asked the PSP: {action.outcome}.", messages.INFO)

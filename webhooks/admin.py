@@ -39,7 +39,7 @@ class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
     @admin.display(description="body (secrets masked)")
     def body_redacted(self, event: WebhookEvent) -> str:
         try:
-            return json.dumps(redact(json.loads(event.body)), indent=2, sort_keys=True)
+            return json.dumps(redact(json.loads(event.body)), indent=2, sort_keys=True, ensure_ascii=False)
         except ValueError:
             return "(not JSON; not shown)"
 

@@ -1,0 +1,90 @@
+"""Every mid-office page costs a fixed number of queries, whatever the number of rows: pinned
+here so that a regression (an N+1, a COUNT(*) or a DISTINCT come back) fails."""
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from checkout.tests.factories import make_checkout
+from midoffice.tests.factories import OPERATOR, make_staff
+from payments.models import PspCall, Refund, StaffAction, StatusChange
+from payments.states import AttemptStatus, CheckoutStatus
+from payments.tests.factories import make_attempt
+from payments.transitions import Cause, record_creation
+from webhooks.models import WebhookEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def populate(n):
+    """n paid checkouts, each with an attempt, a refund, status changes, a PSP call and a webhook."""
+    user = make_staff(OPERATOR)
+    checkouts = []
+    for index in range(n):
+        checkout = make_checkout(status=CheckoutStatus.PAID)
+        attempt = make_attempt(checkout, status=AttemptStatus.SUCCEEDED, psp_payment_id=f"pay_{checkout.id.hex}")
+        refund = Refund.objects.create(checkout=checkout, attempt=attempt, amount="1.00", currency="EUR",
+                                       idempotency_key=f"k{checkout.id}", requested_by=user)
+        record_creation(checkout, Cause(kind="api"))
+        record_creation(checkout, Cause(kind="staff", actor_id=user.id), attempt=attempt)
+        PspCall.objects.create(method="GET", path="/v1/payments/x", status_code=200, duration_ms=5,
+                               checkout_id=checkout.id, cause="poll", response_body={"token": "tok_abcdefghij"})
+        WebhookEvent.objects.create(event_id=f"evt_{index}_{checkout.id.hex[:6]}", type="payment.succeeded",
+                                    headers={}, body=json.dumps({"data": {"token": "tok_abcdefghijk"}}),
+                                    psp_object_id=attempt.psp_payment_id, checkout=checkout)
+        StaffAction.objects.create(actor=user, action="ask_psp", checkout=checkout, attempt=attempt, refund=refund,
+                                   outcome="still succeeded")
+        checkouts.append(checkout)
+    return checkouts
+
+
+PAGES = {
+    "/admin/": 14,
+    "/admin/checkout/checkout/": 6,
+    "/admin/payments/paymentattempt/": 6,
+    "/admin/payments/refund/": 6,
+    "/admin/payments/statuschange/": 6,
+    "/admin/payments/pspcall/": 6,
+    "/admin/payments/staffaction/": 6,
+    "/admin/webhooks/webhookevent/": 6,
+    "/admin/payments/paymentattempt/?status=succeeded&currency=EUR": 6,
+    "/admin/checkout/checkout/?q=order-": 6,
+    "/admin/payments/paymentattempt/?q=order-": 6,
+}
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize(("url", "expected"), PAGES.items())
+def test_each_list_page_costs_the_same_few_queries_with_3_or_30_rows(client, url, expected):
+    client.force_login(make_staff(OPERATOR))
+    populate(3)
+    assert count_queries(client, url) == expected
+    populate(27)
+    assert count_queries(client, url) == expected
+
+
+def test_the_checkout_page_with_its_timeline_costs_a_fixed_number_of_queries(client, django_assert_num_queries):
+    client.force_login(make_staff(OPERATOR))
+    (checkout,) = populate(1)
+    client.get(f"/admin/checkout/checkout/{checkout.id}/change/")  # warms Django's content-type cache
+    with django_assert_num_queries(15):
+        page = client.get(f"/admin/checkout/checkout/{checkout.id}/change/")
+    assert "tok_abcdefghij" not in page.content.decode()  # bodies on the timeline are redacted
+    attempt = checkout.attempts.get()
+    for index in range(5):
+        record_creation(checkout, Cause(kind="poll"))
+        PspCall.objects.create(method="GET", path="/v1/payments/x", status_code=200, duration_ms=5,
+                               checkout_id=checkout.id)
+        Refund.objects.create(checkout=checkout, attempt=attempt, amount="1.00", currency="EUR",
+                              idempotency_key=f"more-{index}", requested_by=make_staff())
+        make_attempt(checkout, status=AttemptStatus.FAILED)
+    with django_assert_num_queries(15):
+        client.get(f"/admin/checkout/checkout/{checkout.id}/change/")
+    assert StatusChange.objects.filter(checkout=checkout).count() == 7
