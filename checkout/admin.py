@@ -75,7 +75,7 @@ class CheckoutAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         if term is None:
             return queryset, False
         if term.kind == "id":
-            condition = Q(id=term.id) | Q(id__in=PaymentAttempt.objects.filter(id=term.id).values("checkout_id"))
+            condition = Q(id=term.text) | Q(id__in=PaymentAttempt.objects.filter(id=term.text).values("checkout_id"))
         elif term.kind == "token":
             condition = Q(psp_token=term.text)
         elif term.kind == "payment":
