@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench-psp bench clean
+.PHONY: run test lint bench-psp bench-admin bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ test: $(VENV)/.dev lint
 bench-psp: $(VENV)/.dev
 	$(BIN)/python -m psp_sandbox.bench
 
-bench: bench-psp
+# The mid-office at 10,000 and 1,000,000 attempts; needs PostgreSQL (BENCH_DATABASE_URL, see the script).
+bench-admin: $(VENV)/.dev
+	$(BIN)/python -m bench.admin_changelist
+
+bench: bench-psp bench-admin
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
