@@ -26,16 +26,24 @@ from payments.timeline import checkout_timeline
 class AttemptInline(ReadOnlyInline):
     model = PaymentAttempt
     fields = readonly_fields = (
-        "id", "status", "payment_method", "psp_payment_id", "psp_version", "failure_code", "refunded_amount",
+        "id", "status", "payment_method", "psp_payment_id", "psp_version", "failure_code", "refunded",
         "poll_count", "next_poll_at", "created_at", "updated_at",
     )
     ordering = ["-created_at"]
 
+    @admin.display(description="refunded")
+    def refunded(self, attempt: PaymentAttempt) -> str:
+        return money(attempt.refunded_amount, attempt.currency)
+
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = readonly_fields = ("id", "status", "amount", "reason", "psp_refund_id", "failure_code", "requested_by",
-                                "created_at")
+    fields = readonly_fields = ("id", "status", "refund_amount", "reason", "psp_refund_id", "failure_code",
+                                "requested_by", "created_at")
+
+    @admin.display(description="amount")
+    def refund_amount(self, refund: Refund) -> str:
+        return money(refund.amount, refund.currency)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
         return super().get_queryset(request).select_related("requested_by")

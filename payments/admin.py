@@ -71,7 +71,12 @@ class PaymentAttemptAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     search_fields = ["psp_payment_id"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
     list_select_related = ["checkout"]
-    readonly_fields = [field.name for field in PaymentAttempt._meta.fields]
+    # Money shown with its currency's digits ("12.50 EUR", "1800 JPY"), never as the column's 3 places.
+    readonly_fields = tuple(
+        {"amount": "amount_display", "refunded_amount": "refunded_display"}.get(field.name, field.name)
+        for field in PaymentAttempt._meta.fields
+    )
+    fields = readonly_fields
     actions = ["ask_psp_now"]
     change_form_template = "admin/payments/paymentattempt/change_form.html"
     change_list_template = "admin/midoffice/change_list.html"
@@ -143,7 +148,8 @@ class RefundAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     search_fields = ["psp_refund_id"]
     search_help_text = HELP_TEXT
     list_select_related = ["checkout", "requested_by"]
-    readonly_fields = [field.name for field in Refund._meta.fields]
+    readonly_fields = tuple({"amount": "amount_display"}.get(field.name, field.name) for field in Refund._meta.fields)
+    fields = readonly_fields
     actions = ["ask_psp_now"]
     change_list_template = "admin/midoffice/change_list.html"
     csv_columns = [

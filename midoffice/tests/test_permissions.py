@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from checkout.tests.factories import make_checkout
-from midoffice.tests.factories import OPERATOR, VIEWER, make_staff
+from midoffice.tests.factories import OPERATOR, VIEWER, ensure_staff_groups, make_staff
 from payments.models import PaymentAttempt, Refund, StaffAction
 from payments.states import AttemptStatus, CheckoutStatus
 from payments.tests.factories import make_attempt
@@ -20,6 +20,7 @@ def paid():
 
 
 def test_the_data_migration_made_both_groups():
+    ensure_staff_groups()  # a no-op unless a transactional test flushed them
     viewer = set(Group.objects.get(name=VIEWER).permissions.values_list("codename", flat=True))
     operator = set(Group.objects.get(name=OPERATOR).permissions.values_list("codename", flat=True))
     assert {"view_checkout", "view_paymentattempt", "view_refund", "view_webhookevent", "view_pspcall"} <= viewer
