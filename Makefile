@@ -27,7 +27,7 @@ run: $(VENV)/.runtime
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
-	$(BIN)/mypy paysite checkout payments webhooks psp_sandbox midoffice
+	$(BIN)/mypy paysite checkout payments webhooks psp_sandbox midoffice bench
 
 test: $(VENV)/.dev lint
 	scripts/browser_check.sh

@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='pspcall',
             name='cause',
-            field=models.CharField(blank=True, help_text='What made the call: a poll, a webhook event, a staff member, the shopper…', max_length=255),
+            field=models.CharField(blank=True, help_text='What made the call: a poll, a webhook event, staff, the shopper…', max_length=255),
         ),
         migrations.AddIndex(
             model_name='paymentattempt',
