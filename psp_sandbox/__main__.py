@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from .api import Api
 from .app import App
@@ -53,21 +52,20 @@ class Sandbox:
         )
 
     def serve(self) -> None:
+        # The stop signals are blocked before any thread starts (threads inherit the mask) and
+        # then waited for synchronously: no handler runs inside a lock. A handler that set a
+        # threading.Event deadlocked when SIGINT and SIGTERM arrived together (Ctrl-C under
+        # `make run` sends both).
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         self.delivery.start()
         self.settler.start()
         serving = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
         serving.start()
-        stopped = threading.Event()
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            stopped.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         # The one line a developer (or a test) reads to learn where it listens.
         sys.stdout.write(self.start_line() + "\n")
         sys.stdout.flush()
-        stopped.wait()
+        signal.sigwait(stop_signals)
         self.server.shutdown()
         self.server.server_close()
         self.settler.stop()

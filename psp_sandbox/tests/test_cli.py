@@ -115,3 +115,29 @@ def test_a_bad_value_stops_with_a_usage_error(args: list[str], env: dict[str, st
     answer = _run(args, _env(**env))
     assert answer.returncode == 2
     assert "error" in answer.stderr
+
+
+@pytest.mark.parametrize(
+    ("signals", "tries"), [(["SIGTERM"], 1), (["SIGINT"], 1), (["SIGINT", "SIGTERM"], 6)]
+)
+def test_it_stops_promptly_on_ctrl_c_and_terminate_even_both_at_once(
+    tmp_path: Path, signals: list[str], tries: int
+) -> None:
+    import signal as signal_module
+
+    for attempt in range(tries):  # the race of two signals at once shows up about every other time
+        # given a running sandbox
+        process = subprocess.Popen(
+            [sys.executable, "-m", "psp_sandbox", "--port", "0", "--storage", str(tmp_path / f"{attempt}.sqlite3")],
+            cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE, text=True,
+        )
+        assert process.stdout is not None
+        assert " listening on " in process.stdout.readline()
+        # when it gets Ctrl-C and a terminate back to back (what `make run` does on Ctrl-C)
+        for name in signals:
+            process.send_signal(getattr(signal_module, name))
+        # then it exits, cleanly, within seconds
+        try:
+            assert process.wait(timeout=10) == 0
+        finally:
+            process.kill()
