@@ -51,6 +51,22 @@ class _FailSkips:
             report.longrepr = f"skipped under CI=true: {report.longrepr}"
 
 
+@pytest.fixture(autouse=True)
+def _no_psp_backoff(settings):  # type: ignore[no-untyped-def]
+    """Retries of PSP calls go at once in tests (the end-to-end fixture sets its own pace)."""
+    settings.PSP_RETRY_BACKOFF = 0
+
+
+@pytest.fixture
+def operator(client, db):  # type: ignore[no-untyped-def]
+    """A staff member in the "Payments operator" group, logged in on `client`."""
+    from midoffice.tests.factories import OPERATOR, make_staff
+
+    user = make_staff(OPERATOR)
+    client.force_login(user)
+    return user
+
+
 @pytest.fixture
 def psp_stub(settings):  # type: ignore[no-untyped-def]
     """The PSP replaced at its HTTP boundary: register answers with `psp_stub.add(...)`."""

@@ -194,8 +194,19 @@ class RefundAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         self.message_user(request, f"Asked the PSP about {len(ids)} refund(s).", messages.SUCCESS)
 
 
+class SearchByCheckoutId:
+    """Search that finds the rows of one checkout, by its exact id (an index lookup)."""
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any],
+                           search_term: str) -> tuple[QuerySet[Any], bool]:
+        term = parse_term(search_term)
+        if term is None:
+            return queryset, False
+        return queryset.filter(checkout_id=term.id) if term.id else queryset.none(), False
+
+
 @admin.register(StatusChange)
-class StatusChangeAdmin(FastListMixin, ReadOnlyAdmin):
+class StatusChangeAdmin(SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
     list_display = ["created_at", "checkout", "subject", "from_status", "to_status", "cause", "cause_reference",
                     "actor"]
     list_filter = ["subject", "cause", fixed_filter("to_status", "to status", sorted(
@@ -204,28 +215,14 @@ class StatusChangeAdmin(FastListMixin, ReadOnlyAdmin):
     search_help_text = "A checkout id (exact)."
     list_select_related = ["checkout", "actor"]
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[StatusChange],
-                           search_term: str) -> tuple[QuerySet[StatusChange], bool]:
-        term = parse_term(search_term)
-        if term is None:
-            return queryset, False
-        return queryset.filter(checkout_id=term.id) if term.id else queryset.none(), False
-
 
 @admin.register(PspCall)
-class PspCallAdmin(FastListMixin, ReadOnlyAdmin):
+class PspCallAdmin(SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
     list_display = ["created_at", "method", "path", "status_code", "duration_ms", "cause", "error", "checkout_id"]
     list_filter = [fixed_filter("method", "method", ["GET", "POST"])]
     search_fields = ["path"]
     search_help_text = "A checkout id (exact)."
     ordering = ["-created_at"]
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[PspCall],
-                           search_term: str) -> tuple[QuerySet[PspCall], bool]:
-        term = parse_term(search_term)
-        if term is None:
-            return queryset, False
-        return queryset.filter(checkout_id=term.id) if term.id else queryset.none(), False
 
 
 @admin.register(StaffAction)

@@ -16,10 +16,6 @@ from payments.tests.factories import PSP, make_attempt, payment_json, session_js
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_backoff(settings):
-    settings.PSP_RETRY_BACKOFF = 0
-
 
 @pytest.fixture
 def browser():

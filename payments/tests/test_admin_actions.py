@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from checkout.tests.factories import make_checkout
-from midoffice.tests.factories import OPERATOR, make_staff
 from payments.models import PaymentAttempt, Refund, StaffAction, StatusChange
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 from payments.tests.factories import PSP, make_attempt, payment_json, refund_json
@@ -18,16 +17,6 @@ from payments.tests.factories import PSP, make_attempt, payment_json, refund_jso
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_backoff(settings):
-    settings.PSP_RETRY_BACKOFF = 0
-
-
-@pytest.fixture
-def operator(client):
-    user = make_staff(OPERATOR)
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture

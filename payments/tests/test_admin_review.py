@@ -3,7 +3,6 @@
 import pytest
 
 from checkout.tests.factories import make_checkout
-from midoffice.tests.factories import OPERATOR, make_staff
 from payments.models import StaffAction, StatusChange
 from payments.review import attempt_resolve
 from payments.states import AttemptStatus, CheckoutStatus
@@ -13,16 +12,6 @@ from paysite.api_errors import Conflict
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_backoff(settings):
-    settings.PSP_RETRY_BACKOFF = 0
-
-
-@pytest.fixture
-def operator(client):
-    user = make_staff(OPERATOR)
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture

@@ -15,10 +15,6 @@ from payments.tests.factories import PSP, make_attempt, payment_json
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_backoff(settings):
-    settings.PSP_RETRY_BACKOFF = 0
-
 
 def _buy(client, checkout, method="pm_card_visa", token=None):
     body = {"token": checkout.psp_token if token is None else token, "payment_method": method}

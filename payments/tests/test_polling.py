@@ -19,8 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fast(settings):
-    settings.PSP_RETRY_BACKOFF = 0
+def _poll_schedule(settings):
     settings.PAYMENTS_POLL_FIRST_DELAY = 60
     settings.PAYMENTS_POLL_MAX_DELAY = 3600
     settings.PAYMENTS_POLL_GIVE_UP_AFTER = 72 * 3600

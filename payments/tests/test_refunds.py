@@ -17,10 +17,6 @@ from payments.transitions import Cause
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_backoff(settings):
-    settings.PSP_RETRY_BACKOFF = 0
-
 
 @pytest.fixture
 def paid():

@@ -22,10 +22,6 @@ from webhooks.tests.factories import event
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_backoff(settings):
-    settings.PSP_RETRY_BACKOFF = 0
-
 
 def test_the_timeline_tells_the_whole_story_in_order(psp_stub, django_capture_on_commit_callbacks):
     staff = make_staff(OPERATOR, username="olivia")

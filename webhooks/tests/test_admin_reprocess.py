@@ -5,7 +5,6 @@ import json
 import pytest
 
 from checkout.tests.factories import make_checkout
-from midoffice.tests.factories import OPERATOR, make_staff
 from payments.models import StaffAction
 from payments.states import AttemptStatus, CheckoutStatus
 from payments.tests.factories import make_attempt, payment_json
@@ -14,12 +13,6 @@ from webhooks.tests.factories import event
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture
-def operator(client):
-    user = make_staff(OPERATOR)
-    client.force_login(user)
-    return user
 
 
 def stored(payload, outcome="failed"):

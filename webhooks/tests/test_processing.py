@@ -14,10 +14,6 @@ from webhooks.tests.factories import deliver, event
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_backoff(settings):
-    settings.PSP_RETRY_BACKOFF = 0
-
 
 def _receive(client, type_, data):
     deliver(client, event(type_, data))
