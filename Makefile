@@ -28,6 +28,7 @@ run: $(VENV)/.runtime
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy paysite checkout payments webhooks psp_sandbox midoffice bench
+	$(BIN)/python manage.py makemigrations --check --dry-run  # a model change without its migration fails
 
 test: $(VENV)/.dev lint
 	scripts/browser_check.sh
