@@ -6,6 +6,7 @@ Nothing here writes a status, an amount or a PSP id: every model is read-only in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -133,10 +134,12 @@ class PaymentAttemptAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         if len(ids) > MAX_ASK_PSP:
             self.message_user(request, f"Select at most {MAX_ASK_PSP} attempts at a time.", messages.ERROR)
             return
-        outcomes = [attempt_ask_psp(attempt_id=attempt_id, actor_id=staff_id(request)).outcome for attempt_id in ids]
+        outcomes = _ask_until_the_psp_fails(ids, lambda attempt_id: attempt_ask_psp(
+            attempt_id=attempt_id, actor_id=staff_id(request)).outcome)
         changed = sum(1 for outcome in outcomes if "→" in outcome)
-        failed = sum(1 for outcome in outcomes if outcome.startswith("the PSP could not"))
-        self.message_user(request, f"Asked the PSP about {len(ids)} attempt(s): {changed} changed, "
+        failed = sum(1 for outcome in outcomes if outcome.startswith(PSP_SILENT))
+        asked = f"{len(outcomes)} of {len(ids)}" if len(outcomes) < len(ids) else str(len(ids))
+        self.message_user(request, f"Asked the PSP about {asked} attempt(s): {changed} changed, "
                           f"{failed} without an answer.", messages.WARNING if failed else messages.SUCCESS)
 
 
@@ -189,9 +192,12 @@ class RefundAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         if len(ids) > MAX_ASK_PSP:
             self.message_user(request, f"Select at most {MAX_ASK_PSP} refunds at a time.", messages.ERROR)
             return
-        for refund_id in ids:
-            refund_ask_psp(refund_id=refund_id, actor_id=staff_id(request))
-        self.message_user(request, f"Asked the PSP about {len(ids)} refund(s).", messages.SUCCESS)
+        outcomes = _ask_until_the_psp_fails(ids, lambda refund_id: refund_ask_psp(
+            refund_id=refund_id, actor_id=staff_id(request)).outcome)
+        failed = outcomes and outcomes[-1].startswith(PSP_SILENT)
+        self.message_user(request, f"Asked the PSP about {len(outcomes)} of {len(ids)} refund(s)"
+                          + (": it could not answer, so the rest were left for the poller." if failed else "."),
+                          messages.WARNING if failed else messages.SUCCESS)
 
 
 class SearchByCheckoutId:
@@ -230,3 +236,18 @@ class StaffActionAdmin(FastListMixin, ReadOnlyAdmin):
     list_display = ["created_at", "actor", "action", "checkout", "attempt", "refund", "webhook_event_id", "outcome"]
     list_filter = ["action"]
     list_select_related = ["actor", "checkout", "attempt", "refund"]
+
+
+PSP_SILENT = "the PSP could not"
+
+
+def _ask_until_the_psp_fails(ids: list[Any], ask: Callable[[Any], str]) -> list[str]:
+    """Ask about each row in turn, but stop at the first the PSP cannot answer: with the PSP down,
+    each would wait out every timeout and retry, and the page would hang for minutes. The poller
+    keeps asking about the rest anyway."""
+    outcomes: list[str] = []
+    for row_id in ids:
+        outcomes.append(ask(row_id))
+        if outcomes[-1].startswith(PSP_SILENT):
+            break
+    return outcomes

@@ -165,3 +165,18 @@ def test_the_checkout_list_exports_too(client, operator):
     make_checkout(reference="order-77")
     lines = b"".join(client.get("/admin/checkout/checkout/export.csv?q=order-7").streaming_content).decode()
     assert "order-77" in lines and "12.50" in lines
+
+
+def test_a_selection_stops_at_the_first_attempt_the_psp_cannot_answer(client, psp_stub, operator):
+    # given three attempts and a PSP that is down
+    attempts = [make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id=f"pay_{n}", psp_version=1)
+                for n in range(3)]
+    for n in range(3):
+        psp_stub.get(f"{PSP}/v1/payments/pay_{n}", body=requests.ConnectionError("down"))
+    # when staff ask about all three
+    response = client.post("/admin/payments/paymentattempt/", {
+        "action": "ask_psp_now", "_selected_action": [str(a.id) for a in attempts]}, follow=True)
+    # then the page comes back after one try (three tries of one call), leaving the rest to the poller
+    assert "Asked the PSP about 1 of 3 attempt(s): 0 changed, 1 without an answer." in response.content.decode()
+    assert len(psp_stub.calls) == 3
+    assert StaffAction.objects.filter(action="ask_psp").count() == 1
