@@ -27,8 +27,8 @@ from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 MAX_ASK_PSP = 100
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For records nobody may write by hand, superusers included."""
+class NoWrites:
+    """Nobody may add, change or delete these rows by hand, superusers included."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -40,19 +40,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+    """For records nobody may write by hand, superusers included."""
+
+
+class ReadOnlyInline(NoWrites, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def money(amount: Any, currency: str) -> str:
@@ -64,8 +59,49 @@ def checkout_link(checkout: Any) -> str:
     return format_html('<a href="{}">{}</a>', url, checkout.reference or str(checkout.id)[:8])
 
 
+PSP_SILENT = "the PSP could not"
+
+
+def _ask_until_the_psp_fails(ids: list[Any], ask: Callable[[Any], str]) -> list[str]:
+    """Ask about each row in turn, but stop at the first the PSP cannot answer: with the PSP down,
+    each would wait out every timeout and retry, and the page would hang for minutes. The poller
+    keeps asking about the rest anyway."""
+    outcomes: list[str] = []
+    for row_id in ids:
+        outcomes.append(ask(row_id))
+        if outcomes[-1].startswith(PSP_SILENT):
+            break
+    return outcomes
+
+
+class AskPspMixin:
+    """The "Ask the PSP now" action on a selection of attempts or refunds."""
+
+    def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
+        raise NotImplementedError
+
+    def has_ask_psp_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.ask_psp")
+
+    @admin.action(description="Ask the PSP now about the selected rows", permissions=["ask_psp"])
+    def ask_psp_now(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        noun = queryset.model._meta.verbose_name.split()[-1]  # "attempt", "refund"
+        ids = list(queryset.values_list("id", flat=True)[: MAX_ASK_PSP + 1])
+        if len(ids) > MAX_ASK_PSP:
+            self.message_user(request, f"Select at most {MAX_ASK_PSP} {noun}s at a time.",  # type: ignore[attr-defined]
+                              messages.ERROR)
+            return
+        outcomes = _ask_until_the_psp_fails(ids, lambda row_id: self.ask_psp_about(row_id, staff_id(request)))
+        changed = sum(1 for outcome in outcomes if "→" in outcome)
+        failed = sum(1 for outcome in outcomes if outcome.startswith(PSP_SILENT))
+        asked = f"{len(outcomes)} of {len(ids)}" if len(outcomes) < len(ids) else str(len(ids))
+        self.message_user(request, f"Asked the PSP about {asked} {noun}(s): {changed} changed, "  # type: ignore[attr-defined]
+                          f"{failed} without an answer.", messages.WARNING if failed else messages.SUCCESS)
+
+
+
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["id", "checkout_reference", "status", "payment_method", "amount_display", "refunded_display",
                     "psp_payment_id", "poll_count", "next_poll_at", "created_at"]
     list_filter = ["status", CurrencyFilter, PaymentMethodFilter, ("created_at", admin.DateFieldListFilter)]
@@ -125,26 +161,12 @@ class PaymentAttemptAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def has_ask_psp_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("payments.ask_psp")
-
-    @admin.action(description="Ask the PSP now about the selected attempts", permissions=["ask_psp"])
-    def ask_psp_now(self, request: HttpRequest, queryset: QuerySet[PaymentAttempt]) -> None:
-        ids = list(queryset.values_list("id", flat=True)[: MAX_ASK_PSP + 1])
-        if len(ids) > MAX_ASK_PSP:
-            self.message_user(request, f"Select at most {MAX_ASK_PSP} attempts at a time.", messages.ERROR)
-            return
-        outcomes = _ask_until_the_psp_fails(ids, lambda attempt_id: attempt_ask_psp(
-            attempt_id=attempt_id, actor_id=staff_id(request)).outcome)
-        changed = sum(1 for outcome in outcomes if "→" in outcome)
-        failed = sum(1 for outcome in outcomes if outcome.startswith(PSP_SILENT))
-        asked = f"{len(outcomes)} of {len(ids)}" if len(outcomes) < len(ids) else str(len(ids))
-        self.message_user(request, f"Asked the PSP about {asked} attempt(s): {changed} changed, "
-                          f"{failed} without an answer.", messages.WARNING if failed else messages.SUCCESS)
+    def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
+        return attempt_ask_psp(attempt_id=row_id, actor_id=actor_id).outcome
 
 
 @admin.register(Refund)
-class RefundAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+class RefundAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["id", "checkout_reference", "status", "amount_display", "reason", "psp_refund_id", "requested_by",
                     "created_at"]
     list_filter = ["status", CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
@@ -183,21 +205,8 @@ class RefundAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         condition = conditions.get(term.kind)
         return (queryset.filter(condition()) if condition else queryset.none()), False
 
-    def has_ask_psp_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("payments.ask_psp")
-
-    @admin.action(description="Ask the PSP now about the selected refunds", permissions=["ask_psp"])
-    def ask_psp_now(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
-        ids = list(queryset.values_list("id", flat=True)[: MAX_ASK_PSP + 1])
-        if len(ids) > MAX_ASK_PSP:
-            self.message_user(request, f"Select at most {MAX_ASK_PSP} refunds at a time.", messages.ERROR)
-            return
-        outcomes = _ask_until_the_psp_fails(ids, lambda refund_id: refund_ask_psp(
-            refund_id=refund_id, actor_id=staff_id(request)).outcome)
-        failed = outcomes and outcomes[-1].startswith(PSP_SILENT)
-        self.message_user(request, f"Asked the PSP about {len(outcomes)} of {len(ids)} refund(s)"
-                          + (": it could not answer, so the rest were left for the poller." if failed else "."),
-                          messages.WARNING if failed else messages.SUCCESS)
+    def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
+        return refund_ask_psp(refund_id=row_id, actor_id=actor_id).outcome
 
 
 class SearchByCheckoutId:
@@ -237,17 +246,3 @@ class StaffActionAdmin(FastListMixin, ReadOnlyAdmin):
     list_filter = ["action"]
     list_select_related = ["actor", "checkout", "attempt", "refund"]
 
-
-PSP_SILENT = "the PSP could not"
-
-
-def _ask_until_the_psp_fails(ids: list[Any], ask: Callable[[Any], str]) -> list[str]:
-    """Ask about each row in turn, but stop at the first the PSP cannot answer: with the PSP down,
-    each would wait out every timeout and retry, and the page would hang for minutes. The poller
-    keeps asking about the rest anyway."""
-    outcomes: list[str] = []
-    for row_id in ids:
-        outcomes.append(ask(row_id))
-        if outcomes[-1].startswith(PSP_SILENT):
-            break
-    return outcomes
