@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from checkout.api_keys import caller_api_key
+from checkout.api_keys import caller_api_key, caller_storefront
 from checkout.idempotency import idempotent
-from checkout.models import Checkout
+from checkout.models import Checkout, Storefront
 from checkout.navigation import next_url_after_buy_now
 from checkout.serializers import (
     BuyNowInput,
@@ -37,9 +37,10 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def _checkout_or_404(checkout_id: uuid.UUID) -> Checkout:
+def _checkout_or_404(checkout_id: uuid.UUID, storefront: Storefront) -> Checkout:
+    """The storefront's own checkout: another storefront's is answered exactly as a missing one."""
     try:
-        return Checkout.objects.get(id=checkout_id)
+        return Checkout.objects.get(id=checkout_id, storefront=storefront)
     except Checkout.DoesNotExist:
         raise NotFound("No checkout has this id.") from None
 
@@ -53,28 +54,32 @@ def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
 class CheckoutCollection(APIView):
     @extend_schema(request=CheckoutCreateInput, responses={201: CheckoutOutput}, parameters=[IDEMPOTENCY_HEADER])
     @idempotent
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request, *, resource_id: uuid.UUID) -> Response:
         data = _valid(CheckoutCreateInput, request.data)
         api_key = caller_api_key(request)
-        checkout = checkout_create(**data, api_key=api_key, cause=Cause(kind="api", reference=api_key.name))
+        checkout = checkout_create(
+            **data, checkout_id=resource_id, storefront=api_key.storefront, api_key=api_key,
+            cause=Cause(kind="api", reference=api_key.name),
+        )
         return Response(CheckoutOutput(checkout).data, status=status.HTTP_201_CREATED)
 
 
 class CheckoutDetail(APIView):
     @extend_schema(responses={200: CheckoutOutput})
     def get(self, request: Request, checkout_id: uuid.UUID) -> Response:
-        return Response(CheckoutOutput(_checkout_or_404(checkout_id)).data)
+        return Response(CheckoutOutput(_checkout_or_404(checkout_id, caller_storefront(request))).data)
 
 
 class CheckoutRefunds(APIView):
     @extend_schema(request=RefundInput, responses={201: RefundOutput}, parameters=[IDEMPOTENCY_HEADER])
     @idempotent
-    def post(self, request: Request, checkout_id: uuid.UUID) -> Response:
+    def post(self, request: Request, checkout_id: uuid.UUID, *, resource_id: uuid.UUID) -> Response:
         data = _valid(RefundInput, request.data)
-        checkout = _checkout_or_404(checkout_id)
+        checkout = _checkout_or_404(checkout_id, caller_storefront(request))
         refund = refund_create(
             checkout_id=checkout.id, amount=parse_refund_amount(data["amount"], checkout.currency),
             reason=data["reason"], cause=Cause(kind="api", reference=caller_api_key(request).name),
+            refund_id=resource_id,
         )
         return Response(RefundOutput(refund).data, status=status.HTTP_201_CREATED)
 

@@ -1,4 +1,5 @@
-"""Storefront API keys: created once, stored as SHA-256, checked on every API request."""
+"""Storefront API keys: created once, stored as SHA-256, checked on every API request. A key
+speaks for its storefront: what it creates belongs to that storefront, and it sees nothing else."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from checkout.models import ApiKey
+from checkout.models import ApiKey, Storefront
 
 KEY_PREFIX = "bps_"
 
@@ -23,10 +24,13 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def api_key_create(*, name: str) -> tuple[ApiKey, str]:
-    """Create a key named `name`; returns the record and the key itself, which is never stored."""
+def api_key_create(*, storefront_name: str) -> tuple[ApiKey, str]:
+    """Create a key for the storefront `storefront_name`, creating the storefront if it is new
+    (an existing one gets one more live key). Returns the record and the key itself, which is
+    never stored."""
+    storefront, _created = Storefront.objects.get_or_create(name=storefront_name)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    record = ApiKey.objects.create(name=name, prefix=key[:10], key_hash=_digest(key))
+    record = ApiKey.objects.create(storefront=storefront, name=storefront_name, prefix=key[:10], key_hash=_digest(key))
     return record, key
 
 
@@ -56,7 +60,9 @@ class ApiKeyAuthentication(BaseAuthentication):
             key = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise AuthenticationFailed() from None
-        api_key = ApiKey.objects.filter(key_hash=_digest(key), revoked_at__isnull=True).first()
+        api_key = (
+            ApiKey.objects.select_related("storefront").filter(key_hash=_digest(key), revoked_at__isnull=True).first()
+        )
         if api_key is None:
             raise AuthenticationFailed()
         now = timezone.now()
@@ -73,6 +79,11 @@ def caller_api_key(request: Request) -> ApiKey:
     if not isinstance(request.auth, ApiKey):
         raise AuthenticationFailed()
     return request.auth
+
+
+def caller_storefront(request: Request) -> Storefront:
+    """The storefront whose key authenticated this API request."""
+    return caller_api_key(request).storefront
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

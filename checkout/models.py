@@ -1,4 +1,4 @@
-"""The checkout (one order to pay) and the storefront's credentials for the API."""
+"""The checkout (one order to pay), the storefront that owns it and the storefront's credentials."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ from django.db.models import Q
 
 from payments.money import CURRENCY_FORMAT
 from payments.states import CheckoutStatus
+
+
+class Storefront(models.Model):
+    """A shop that sells through us. Its checkouts exist for it alone: every API read, refund and
+    idempotency key is scoped to the storefront of the calling key."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Checkout(models.Model):
@@ -24,6 +35,7 @@ class Checkout(models.Model):
     status = models.CharField(max_length=20, choices=CheckoutStatus.choices, default=CheckoutStatus.OPEN)
     success_url = models.URLField(max_length=2000, blank=True)
     failure_url = models.URLField(max_length=2000, blank=True)
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="checkouts")
     api_key = models.ForeignKey("checkout.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -47,9 +59,11 @@ class Checkout(models.Model):
 
 
 class ApiKey(models.Model):
-    """A storefront's key for the API. Only its SHA-256 is stored; the key is shown once."""
+    """A storefront's key for the API. Only its SHA-256 is stored; the key is shown once. A
+    storefront may hold several live keys (to rotate them); all of them see the same checkouts."""
 
-    name = models.CharField(max_length=100, unique=True)
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="A label; the storefront's name when made by create_api_key.")
     prefix = models.CharField(max_length=16, help_text="The first characters, to tell keys apart.")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -64,14 +78,21 @@ class ApiKey(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first answer to a storefront POST with an Idempotency-Key, kept for replays."""
+    """A storefront's Idempotency-Key: the id of what the request creates, and its first answer.
+
+    `resource_id` is chosen when the key is first claimed and committed before any work, so every
+    retry of the key (after a crash, a 5xx, a timeout or a takeover) resumes the same checkout or
+    refund row instead of making another. A record is never deleted before it expires.
+    """
 
     class State(models.TextChoices):
-        IN_PROGRESS = "in_progress"
-        DONE = "done"
+        IN_PROGRESS = "in_progress"  # a request holds the key
+        RETRYABLE = "retryable"  # the last request ended without an answer worth replaying (5xx)
+        DONE = "done"  # the answer is kept and replayed
 
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE)
+    storefront = models.ForeignKey(Storefront, on_delete=models.CASCADE)
     key = models.CharField(max_length=255)
+    resource_id = models.UUIDField(default=uuid.uuid4, editable=False)
     fingerprint = models.CharField(max_length=64)
     state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True)
@@ -81,8 +102,10 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique_per_api_key"),
-            models.CheckConstraint(condition=Q(state__in=["in_progress", "done"]), name="idempotency_state_valid"),
+            models.UniqueConstraint(fields=["storefront", "key"], name="idempotency_key_unique_per_storefront"),
+            models.CheckConstraint(
+                condition=Q(state__in=["in_progress", "retryable", "done"]), name="idempotency_state_valid_v2"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from checkout import demo
 from checkout.models import Checkout
 from checkout.navigation import next_url_after_buy_now
-from checkout.services import checkout_create
+from checkout.services import checkout_create, demo_storefront
 from payments.buy_now import attempt_buy_now
 from payments.models import PaymentAttempt
 from payments.psp.types import PspError
@@ -52,7 +52,7 @@ def storefront(request: HttpRequest) -> HttpResponse:
             try:
                 checkout = checkout_create(
                     amount=item.price, currency=item.currency, description=item.name, reference=f"demo-{item.slug}",
-                    cause=Cause(kind="shopper", reference="demo storefront"),
+                    storefront=demo_storefront(), cause=Cause(kind="shopper", reference="demo storefront"),
                 )
                 return SeeOther(checkout_url(checkout))
             except ApiError as exc:

@@ -7,34 +7,69 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checkout.models import ApiKey, Checkout
+from checkout.models import ApiKey, Checkout, Storefront
 from payments.gateway import psp
 from payments.locks import lock_checkout
 from payments.money import CURRENCY_DIGITS, has_currency_digits
-from payments.psp.types import PspError, PspRejected
+from payments.psp.types import PspError, PspRejected, PspSession
 from payments.states import CheckoutStatus
 from payments.transitions import Cause, move_checkout, record_creation
-from paysite.api_errors import ApiError, ServiceUnavailable
+from paysite.api_errors import ApiError, Conflict, ServiceUnavailable
+
+DEMO_STOREFRONT = "demo"
 
 
 def checkout_create(
-    *, amount: Decimal, currency: str, description: str = "", reference: str = "", success_url: str = "",
-    failure_url: str = "", api_key: ApiKey | None = None, cause: Cause,
+    *, amount: Decimal, currency: str, storefront: Storefront, description: str = "", reference: str = "",
+    success_url: str = "", failure_url: str = "", api_key: ApiKey | None = None, checkout_id: uuid.UUID | None = None,
+    cause: Cause,
 ) -> Checkout:
     """Register a payment session at the PSP, then store the checkout with its token.
 
     The PSP comes first: if it cannot register the session, nothing is stored and
     `ServiceUnavailable` (psp_unavailable) is raised, so no payable checkout is left behind.
-    The PSP treats a repeated checkout id as a retry, so the client's retries are safe.
+    Resumable: given the `checkout_id` of an earlier try (the storefront's Idempotency-Key
+    decides it), the checkout of that id is the answer if it was stored, and otherwise the PSP
+    is asked again with the same session key, which it treats as a retry: one checkout, one
+    session, however often the storefront retries.
     """
     _check_money(amount, currency)
     for field, url in (("success_url", success_url), ("failure_url", failure_url)):
         if url and not is_allowed_redirect(url):
             raise ApiError(f"{field} must be an http(s) URL on an allowed host.", fields={field: ["Host not allowed."]})
-    checkout_id = uuid.uuid4()
+    checkout_id = checkout_id or uuid.uuid4()
+    existing = _resumed(checkout_id, storefront)
+    if existing is not None:
+        return existing
+    session = _register_session(checkout_id, amount, currency, description)
+    try:
+        with transaction.atomic():
+            checkout = Checkout.objects.create(
+                id=checkout_id, amount=amount, currency=currency, description=description, reference=reference,
+                psp_token=session.token, expires_at=session.expires_at, success_url=success_url,
+                failure_url=failure_url, storefront=storefront, api_key=api_key,
+            )
+            record_creation(checkout, cause)
+    except IntegrityError:
+        # A takeover of the same key stored it a moment ago.
+        resumed = _resumed(checkout_id, storefront)
+        if resumed is None:
+            raise
+        return resumed
+    return checkout
+
+
+def _resumed(checkout_id: uuid.UUID, storefront: Storefront) -> Checkout | None:
+    checkout = Checkout.objects.filter(id=checkout_id).first()
+    if checkout is not None and checkout.storefront_id != storefront.id:
+        raise Conflict("This checkout id is taken.", code="checkout_id_taken")  # ids are random: never in practice
+    return checkout
+
+
+def _register_session(checkout_id: uuid.UUID, amount: Decimal, currency: str, description: str) -> PspSession:
     try:
         session = psp().create_session(
             checkout_id=str(checkout_id), amount=amount, currency=currency, description=description,
@@ -51,14 +86,12 @@ def checkout_create(
         ) from exc
     if session.amount != amount or session.currency != currency:
         raise ServiceUnavailable("The PSP registered another amount; nothing was stored.", code="psp_unavailable")
-    with transaction.atomic():
-        checkout = Checkout.objects.create(
-            id=checkout_id, amount=amount, currency=currency, description=description, reference=reference,
-            psp_token=session.token, expires_at=session.expires_at, success_url=success_url,
-            failure_url=failure_url, api_key=api_key,
-        )
-        record_creation(checkout, cause)
-    return checkout
+    return session
+
+
+def demo_storefront() -> Storefront:
+    """The storefront of the demo shop at `/`, whose checkouts are made without an API key."""
+    return Storefront.objects.get_or_create(name=DEMO_STOREFRONT)[0]
 
 
 def _check_money(amount: Decimal, currency: str) -> None:

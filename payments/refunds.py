@@ -30,22 +30,32 @@ RESEND_WINDOW = timedelta(hours=1)
 
 
 def refund_create(
-    *, checkout_id: uuid.UUID, amount: Decimal, reason: str, cause: Cause, requested_by_id: int | None = None
+    *, checkout_id: uuid.UUID, amount: Decimal, reason: str, cause: Cause, requested_by_id: int | None = None,
+    refund_id: uuid.UUID | None = None,
 ) -> Refund:
     """Refund part or all of a checkout's succeeded payment.
 
     Locks the checkout, so two refunds racing for the same money are taken one after the
     other and their sum can never pass the amount paid. The refund is committed as `started`
     before the PSP is called (outside the transaction), with a key derived from its id.
+    Resumable: given the `refund_id` of an earlier try (the storefront's Idempotency-Key decides
+    it), that refund is the answer, sent again with its own key if the PSP never answered it, so
+    a retry after a crash or a timeout can never refund twice.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         try:
             checkout = lock_checkout(checkout_id)
         except Checkout.DoesNotExist:
             raise NotFound("No checkout has this id.") from None
-        refund = refund_record(checkout=checkout, amount=amount, reason=reason, cause=cause,
-                               requested_by_id=requested_by_id)
-    return refund_send(refund, cause=Cause(kind="psp_answer"))
+        refund = Refund.objects.filter(id=refund_id).first() if refund_id else None
+        if refund is not None and refund.checkout_id != checkout.id:
+            raise Conflict("This refund id belongs to another checkout.", code="refund_id_taken")
+        if refund is None:
+            refund = refund_record(checkout=checkout, amount=amount, reason=reason, cause=cause,
+                                   requested_by_id=requested_by_id, refund_id=refund_id)
+    if refund.status == RefundStatus.STARTED and not refund.psp_refund_id:
+        return refund_send(refund, cause=Cause(kind="psp_answer"))
+    return refund
 
 
 def refund_record(

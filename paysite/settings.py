@@ -73,6 +73,11 @@ ALLOWED_REDIRECT_HOSTS = env.list(
     default=sorted({_site_host, *(h.lstrip(".") for h in ALLOWED_HOSTS if h != "*")}),
 )
 
+# --- The storefront API -----------------------------------------------------------------------
+# A request holding an Idempotency-Key this long died (no request runs longer: the PSP's tries
+# time out well before): a retry with the key then takes over and resumes what it created.
+IDEMPOTENCY_TAKEOVER_AFTER = env.float("IDEMPOTENCY_TAKEOVER_AFTER", default=120.0)
+
 # --- Polling -------------------------------------------------------------------------------
 PAYMENTS_POLL_INTERVAL = env.float("PAYMENTS_POLL_INTERVAL", default=30.0)
 PAYMENTS_POLL_FIRST_DELAY = env.float("PAYMENTS_POLL_FIRST_DELAY", default=60.0)

@@ -9,6 +9,7 @@ import pytest
 
 from checkout.models import Checkout
 from checkout.services import checkout_create
+from checkout.tests.factories import make_storefront
 from conftest import CHROMIUM
 from midoffice.tests.factories import OPERATOR, PASSWORD, make_staff
 from payments.buy_now import attempt_buy_now
@@ -25,7 +26,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 def test_an_operator_finds_a_payment_by_reference_and_refunds_part_of_it(e2e, live_server, worker):
     # given a paid checkout and an operator (set up before Playwright runs its event loop here)
     reference = f"order-{secrets.token_hex(3)}"
-    checkout = checkout_create(amount=Decimal("12.50"), currency="EUR", reference=reference, cause=Cause(kind="api"))
+    checkout = checkout_create(amount=Decimal("12.50"), currency="EUR", storefront=make_storefront(),
+        reference=reference, cause=Cause(kind="api"))
     attempt_buy_now(checkout_id=checkout.id, token=checkout.psp_token, payment_method="pm_card_visa",
                     cause=Cause(kind="shopper"))
     operator = make_staff(OPERATOR)

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from checkout.services import checkout_create
+from checkout.tests.factories import make_storefront
 from midoffice.tests.factories import OPERATOR, make_staff
 from payments.buy_now import attempt_buy_now
 from payments.models import PspCall, Refund, StaffAction
@@ -22,7 +23,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.sandbox]
 
 
 def test_ten_submits_of_one_refund_form_at_once_refund_once(e2e):
-    checkout = checkout_create(amount=Decimal("10.00"), currency="EUR", cause=Cause(kind="api"))
+    checkout = checkout_create(amount=Decimal("10.00"), currency="EUR", storefront=make_storefront(),
+        cause=Cause(kind="api"))
     attempt_buy_now(checkout_id=checkout.id, token=checkout.psp_token, payment_method="pm_card_visa",
                     cause=Cause(kind="shopper"))
     operator = make_staff(OPERATOR)

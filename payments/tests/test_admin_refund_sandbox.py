@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from checkout.services import checkout_create
+from checkout.tests.factories import make_storefront
 from midoffice.tests.factories import OPERATOR, make_staff
 from payments.buy_now import attempt_buy_now
 from payments.models import Refund, StaffAction
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.sandbox
 
 
 def paid_checkout(reference):
-    checkout = checkout_create(amount=Decimal("12.50"), currency="EUR", reference=reference, cause=Cause(kind="api"))
+    checkout = checkout_create(amount=Decimal("12.50"), currency="EUR", storefront=make_storefront(),
+        reference=reference, cause=Cause(kind="api"))
     result = attempt_buy_now(checkout_id=checkout.id, token=checkout.psp_token, payment_method="pm_card_visa",
                              cause=Cause(kind="shopper"))
     assert result.attempt.status == "succeeded"

@@ -1,20 +1,23 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from checkout.api_keys import api_key_create
-from checkout.models import ApiKey
 
 
 class Command(BaseCommand):
-    help = "Create a storefront API key and print it once, on the last line."
+    help = (
+        "Create an API key for the storefront NAME (creating the storefront if it is new) and print it once, "
+        "on the last line. Every live key of a storefront sees the same checkouts."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("name", help="Who the key is for, e.g. 'storefront'.")
+        parser.add_argument("name", help="The storefront the key is for, e.g. 'my-shop'.")
 
     def handle(self, *args: Any, name: str, **options: Any) -> None:
-        if ApiKey.objects.filter(name=name).exists():
-            raise CommandError(f"An API key named {name!r} exists already; revoke it in admin or pick another name.")
-        _record, key = api_key_create(name=name)
-        self.stdout.write(f"Created API key {name!r}. It is shown only now; store it safely:")
+        record, key = api_key_create(storefront_name=name)
+        live = record.storefront.api_keys.filter(revoked_at__isnull=True).count()
+        self.stdout.write(
+            f"Created an API key for storefront {name!r} ({live} live key(s)). It is shown only now; store it safely:"
+        )
         self.stdout.write(key)
