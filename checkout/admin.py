@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
 from checkout.api_keys import api_key_revoke
-from checkout.models import ApiKey, Checkout
-from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin
+from checkout.models import ApiKey, Checkout, Storefront
+from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin, storefront_filter
 from midoffice.search import HELP_TEXT, parse_term
 from payments import admin_views
 from payments.admin import ReadOnlyAdmin, ReadOnlyInline, money
@@ -51,18 +51,20 @@ class RefundInline(ReadOnlyInline):
 
 @admin.register(Checkout)
 class CheckoutAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
-    list_display = ["id", "reference", "status", "amount_display", "created_at", "expires_at"]
-    list_filter = ["status", CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
+    list_display = ["id", "storefront", "reference", "status", "amount_display", "created_at", "expires_at"]
+    list_filter = ["status", storefront_filter("storefront"), CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["storefront"]
     search_fields = ["reference"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
-    readonly_fields = ("id", "reference", "description", "status", "amount_display", "token_masked", "expires_at",
-                       "api_key", "success_url", "failure_url", "created_at", "updated_at")
+    readonly_fields = ("id", "storefront", "reference", "description", "status", "amount_display", "token_masked",
+                       "expires_at", "api_key", "success_url", "failure_url", "created_at", "updated_at")
     fields = readonly_fields
     inlines = [AttemptInline, RefundInline]
     change_form_template = "admin/checkout/checkout/change_form.html"
     change_list_template = "admin/midoffice/change_list.html"
     csv_columns = [
-        ("id", lambda c: c.id), ("reference", lambda c: c.reference), ("description", lambda c: c.description),
+        ("id", lambda c: c.id), ("storefront", lambda c: c.storefront.name), ("reference", lambda c: c.reference),
+        ("description", lambda c: c.description),
         ("status", lambda c: c.status), ("amount", lambda c: format_amount(c.amount, c.currency)),
         ("currency", lambda c: c.currency), ("created_at", lambda c: c.created_at.isoformat()),
         ("expires_at", lambda c: c.expires_at.isoformat()),
@@ -114,10 +116,21 @@ class CheckoutAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, context)
 
 
+@admin.register(Storefront)
+class StorefrontAdmin(ReadOnlyAdmin):
+    """The shops selling through us; made by `manage.py create_api_key NAME`."""
+
+    list_display = ["name", "created_at"]
+    readonly_fields = fields = ("name", "created_at")
+    search_fields = ["name"]
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "storefront", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [storefront_filter("storefront")]
+    list_select_related = ["storefront"]
+    readonly_fields = ["storefront", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -171,3 +171,24 @@ def fixed_filter(field: str, title: str, values: list[str]) -> type[admin.Simple
     return type(f"{field.title()}Filter", (_FixedChoicesFilter,), {
         "title": title, "parameter_name": field, "field": field, "values": lambda self: values,
     })
+
+
+def storefront_filter(field: str) -> type[admin.SimpleListFilter]:
+    """A filter on the storefront reached through `field` (`storefront`, `checkout__storefront`)."""
+
+    class StorefrontFilter(admin.SimpleListFilter):
+        title = "storefront"
+        parameter_name = "storefront"
+
+        def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+            from checkout.models import Storefront
+
+            return [(str(pk), name) for pk, name in Storefront.objects.order_by("name").values_list("pk", "name")]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+            value = self.value()
+            if not value:
+                return queryset
+            return queryset.filter(**{f"{field}_id": value}) if value.isdigit() else queryset.none()
+
+    return StorefrontFilter

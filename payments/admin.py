@@ -15,7 +15,14 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin, PaymentMethodFilter, fixed_filter
+from midoffice.changelists import (
+    CsvExportMixin,
+    CurrencyFilter,
+    FastListMixin,
+    PaymentMethodFilter,
+    fixed_filter,
+    storefront_filter,
+)
 from midoffice.search import HELP_TEXT, parse_term
 from payments import admin_views
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
@@ -104,7 +111,8 @@ class AskPspMixin:
 class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["id", "checkout_reference", "status", "payment_method", "amount_display", "refunded_display",
                     "psp_payment_id", "poll_count", "next_poll_at", "created_at"]
-    list_filter = ["status", CurrencyFilter, PaymentMethodFilter, ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["status", storefront_filter("checkout__storefront"), CurrencyFilter, PaymentMethodFilter,
+                   ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_payment_id"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
     list_select_related = ["checkout"]

@@ -149,7 +149,9 @@ def test_the_same_key_while_the_first_request_runs_is_a_409(api_client, psp_stub
     from checkout.models import IdempotencyRecord
 
     # given a first request with this key and body that has not finished
-    IdempotencyRecord.objects.create(storefront=ApiKey.objects.get().storefront, key="k2", fingerprint=_fingerprint_of(BODY))
+    IdempotencyRecord.objects.create(
+        storefront=ApiKey.objects.get().storefront, key="k2", fingerprint=_fingerprint_of(BODY)
+    )
     # when the same request comes again
     response = _post(api_client, BODY, HTTP_IDEMPOTENCY_KEY="k2")
     # then it is told to wait, and nothing was sent to the PSP
