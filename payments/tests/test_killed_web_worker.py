@@ -1,0 +1,86 @@
+"""The BPS served by gunicorn for real, the real sandbox PSP behind it: a web worker killed by
+gunicorn's timeout while the PSP holds a refund's answer, then the storefront's retry with the
+same Idempotency-Key. The PSP must end with one refund, made with one key."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from checkout.tests.factories import make_api_key
+from payments.models import PspCall, Refund
+from paysite.tests.processes import REPO, SANDBOX_KEY, SANDBOX_SECRET
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.postgres]
+
+
+@pytest.fixture
+def gunicorn(transactional_db, sandbox, tmp_path):
+    """`gunicorn paysite.wsgi` with one sync worker that it kills after 2 s of silence."""
+    from conftest import _database_url
+
+    env = {
+        **os.environ, "DATABASE_URL": _database_url(), "PSP_BASE_URL": sandbox.url, "PSP_API_KEY": SANDBOX_KEY,
+        "PSP_WEBHOOK_SECRET": SANDBOX_SECRET, "DEBUG": "true", "IDEMPOTENCY_TAKEOVER_AFTER": "1",
+        "PSP_TIMEOUT": "10", "SITE_URL": "http://127.0.0.1:8000",
+    }
+    log = tmp_path / "gunicorn.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "paysite.wsgi", "--bind", "127.0.0.1:0", "--workers", "1",
+         "--timeout", "2", "--graceful-timeout", "1"],
+        cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (found := re.search(r"Listening at: (http://\S+)", log.read_text())):
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    url = found.group(1)
+    while "Booting worker" not in log.read_text():
+        time.sleep(0.1)
+    sandbox.clear_faults()
+    yield url, log
+    process.terminate()
+    process.wait(10)
+    sandbox.clear_faults()
+
+
+def test_a_refund_whose_web_worker_was_killed_is_resumed_by_the_retry_and_refunds_once(gunicorn, sandbox):
+    url, log = gunicorn
+    _record, key = make_api_key()
+    shop = requests.Session()
+    shop.headers["Authorization"] = f"Bearer {key}"
+    # given a paid checkout
+    checkout = shop.post(f"{url}/api/checkouts/", json={"amount": "12.50", "currency": "EUR"}, timeout=30).json()
+    paid = requests.post(f"{url}/api/checkouts/{checkout['id']}/buy-now/", timeout=30,
+                         json={"token": checkout["token"], "payment_method": "pm_card_visa"}).json()
+    assert paid["attempt"]["status"] == "succeeded"
+    # when the PSP makes the refund but holds its answer past gunicorn's timeout
+    sandbox.faults({"path": "/v1/payments/{id}/refunds", "fault": "slow:6"})
+    refund = {"amount": "5.00", "reason": "damaged"}
+    with pytest.raises(requests.RequestException):
+        answer = shop.post(f"{url}/api/checkouts/{checkout['id']}/refunds/", json=refund, timeout=30,
+                           headers={"Idempotency-Key": "refund-1042"})
+        answer.raise_for_status()  # gunicorn may answer for its dead worker with a 5xx
+    assert "WORKER TIMEOUT" in log.read_text()
+    assert Refund.objects.count() == 1  # the worker had committed the refund before it died
+    # and the storefront retries with the same key once the dead request's claim lapsed
+    time.sleep(1.5)
+    retry = shop.post(f"{url}/api/checkouts/{checkout['id']}/refunds/", json=refund, timeout=30,
+                      headers={"Idempotency-Key": "refund-1042"})
+    # then the retry resumed the same refund, sent with the same key
+    assert retry.status_code == 201, retry.text
+    stored = Refund.objects.get()
+    assert retry.json()["id"] == str(stored.id)
+    sent = PspCall.objects.filter(method="POST", path__endswith="/refunds").values_list("idempotency_key", flat=True)
+    assert set(sent) == {stored.idempotency_key}
+    # and once the PSP settled it, it holds one refund of 5.00, not two
+    payment_id = stored.attempt.psp_payment_id
+    deadline = time.monotonic() + 20
+    while (payment := sandbox.get(f"/v1/payments/{payment_id}"))["refunded_amount"] == "0.00":
+        assert time.monotonic() < deadline, payment
+        time.sleep(0.3)
+    assert payment["refunded_amount"] == "5.00"
