@@ -67,7 +67,8 @@ def _existing_or_new_attempt(
     except IntegrityError:
         # The partial unique index caught a second live attempt that the lock let through
         # (a database without row locks): the first one is the answer.
-        return PaymentAttempt.objects.get(checkout_id=checkout_id, status__in=LIVE_ATTEMPT_STATUSES), False
+        live = PaymentAttempt.objects.filter(checkout_id=checkout_id, status__in=LIVE_ATTEMPT_STATUSES)
+        return live.latest("created_at"), False
     return attempt, True
 
 

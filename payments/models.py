@@ -34,6 +34,10 @@ class PaymentAttempt(models.Model):
     poll_count = models.PositiveIntegerField(default=0)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
+    psp_contradiction = models.BooleanField(
+        "PSP contradiction", default=False,
+        help_text="The PSP reported an object that contradicts what we held; only staff take it out of review.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -58,11 +62,13 @@ class PaymentAttempt(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="attempt_amount_positive"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="attempt_refunded_not_negative"),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_FORMAT), name="attempt_currency_format"),
-            # The database's own guard against a second charge: one live attempt per checkout.
+            # The database's own guard against a second charge: one live attempt per checkout. An
+            # attempt held for review because the PSP contradicted it (perhaps a second charge) is
+            # beside that rule: it must be shown even when another attempt of the checkout is live.
             models.UniqueConstraint(
                 fields=["checkout"],
-                condition=Q(status__in=sorted(LIVE_ATTEMPT_STATUSES)),
-                name="one_live_attempt_per_checkout",
+                condition=Q(status__in=sorted(LIVE_ATTEMPT_STATUSES)) & Q(psp_contradiction=False),
+                name="one_live_attempt_per_checkout_v2",
             ),
         ]
         permissions = [

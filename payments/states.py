@@ -51,8 +51,10 @@ ATTEMPT_MOVES: dict[str, frozenset[str]] = {
     _A.PENDING: frozenset({_A.SUCCEEDED, _A.FAILED, _A.NEEDS_REVIEW}),
     # Only the PSP's final word takes an attempt out of review; "still pending" keeps it there.
     _A.NEEDS_REVIEW: frozenset({_A.SUCCEEDED, _A.FAILED}),
-    _A.SUCCEEDED: frozenset(),
-    _A.FAILED: frozenset(),
+    # A final status never changes back; only a PSP object that contradicts it sends the attempt to
+    # review (payments/sync.py), where staff settle it: a charge is never hidden behind "failed".
+    _A.SUCCEEDED: frozenset({_A.NEEDS_REVIEW}),
+    _A.FAILED: frozenset({_A.NEEDS_REVIEW}),
 }
 
 CHECKOUT_MOVES: dict[str, frozenset[str]] = {
@@ -82,8 +84,15 @@ UNFINISHED_REFUND_STATUSES = frozenset({_R.STARTED, _R.PENDING})
 FINAL_ATTEMPT_STATUSES = frozenset({_A.SUCCEEDED, _A.FAILED})
 
 
+FINAL_STATUSES = {
+    "attempt": FINAL_ATTEMPT_STATUSES,
+    "checkout": frozenset({_C.REFUNDED, _C.EXPIRED}),
+    "refund": frozenset({_R.SUCCEEDED, _R.FAILED}),
+}
+
+
 def is_final(kind: str, status: str) -> bool:
-    return not MOVES[kind][status]
+    return status in FINAL_STATUSES[kind]
 
 
 def can_move(kind: str, current: str, target: str) -> bool:

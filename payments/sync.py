@@ -7,21 +7,26 @@ version is higher than the highest one applied, and only through the status mach
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from checkout.models import Checkout
 from payments import schedule
 from payments.gateway import psp
 from payments.locks import lock_attempt
 from payments.models import PaymentAttempt
 from payments.money import format_amount
+from payments.psp.parse import redact
 from payments.psp.types import PspPayment, PspProtocolError, PspRejected, PspUnavailable
 from payments.states import AttemptStatus, can_move, is_final
-from payments.transitions import Cause, move_attempt
+from payments.transitions import Cause, hold_attempt_for_review, move_attempt
 from paysite.site import site_url
 
 logger = logging.getLogger(__name__)
@@ -29,8 +34,9 @@ logger = logging.getLogger(__name__)
 _PSP_STATUSES = frozenset(
     {AttemptStatus.REQUIRES_ACTION, AttemptStatus.PENDING, AttemptStatus.SUCCEEDED, AttemptStatus.FAILED}
 )
-# Past this age, a `started` attempt that the PSP has never heard of was not charged: no request
-# of ours can still be on its way (each try times out after PSP_TIMEOUT).
+# A `started` attempt is sent again (with its own key) only while the shopper's click is this
+# recent. It is declared not received only once no send of it can still be on its way: none
+# starts after RESEND_WINDOW, and one lasts at most the PSP client's tries (`_longest_send`).
 RESEND_WINDOW = timedelta(minutes=10)
 
 
@@ -38,37 +44,60 @@ def attempt_apply_payment(*, attempt_id: uuid.UUID, payment: PspPayment, cause: 
     """Apply the PSP's payment object to our attempt.
 
     Idempotent and order-proof: locks the checkout and the attempt, ignores an object whose
-    version is not higher than the one stored, never changes a final status, and sends the
-    attempt to `needs_review` when the PSP's amount or currency differs from what we asked.
+    version is not higher than the one stored, and sends the attempt to `needs_review` when the
+    PSP's amount or currency differs from what we asked. A PSP object that contradicts a final
+    status we hold, or a second payment for one attempt, is never dropped: the attempt goes to
+    `needs_review` with the object on its timeline, and only staff take it out.
     """
     with transaction.atomic():
         checkout, attempt = lock_attempt(attempt_id)
-        if payment.version <= attempt.psp_version:
+        contradiction = _contradiction(attempt, payment)
+        if contradiction:
+            _hold_for_review(checkout, attempt, payment, contradiction, cause)
             return attempt
-        if not _belongs_to(attempt, payment) or payment.status not in _PSP_STATUSES:
-            logger.error("PSP object %s v%s does not fit attempt %s", payment.id, payment.version, attempt.id)
+        held = attempt.psp_contradiction and attempt.status == AttemptStatus.NEEDS_REVIEW
+        if payment.version <= attempt.psp_version or held:
             return attempt
         target = _target_status(attempt, payment)
         attempt.psp_payment_id = payment.id
         attempt.psp_version = payment.version
-        attempt.refunded_amount = payment.refunded_amount
+        attempt.refunded_amount = max(attempt.refunded_amount, payment.refunded_amount)
         attempt.failure_code = payment.failure_code or ""
         attempt.action_url = payment.action_url or ""
-        if is_final("attempt", attempt.status) or not can_move("attempt", attempt.status, target):
-            if target != attempt.status:
-                logger.warning(
-                    "attempt %s stays %s; PSP v%s says %s", attempt.id, attempt.status, payment.version, target
-                )
-            target = attempt.status
+        if not can_move("attempt", attempt.status, target):
+            target = attempt.status  # e.g. "still pending" for an attempt in review
         _schedule_poll(attempt, target)
         move_attempt(checkout, attempt, target, cause)
     return attempt
 
 
-def _belongs_to(attempt: PaymentAttempt, payment: PspPayment) -> bool:
+def _contradiction(attempt: PaymentAttempt, payment: PspPayment) -> str:
+    """Why this PSP object cannot be applied to the attempt as a normal update ("" if it can)."""
+    owner = payment.metadata.get("attempt_id", str(attempt.id))
+    if owner != str(attempt.id):
+        return f"the PSP's payment {payment.id} belongs to attempt {owner}, not to this one"
     if attempt.psp_payment_id and attempt.psp_payment_id != payment.id:
-        return False
-    return payment.metadata.get("attempt_id", str(attempt.id)) == str(attempt.id)
+        return f"the PSP holds a second payment {payment.id} for this attempt (ours is {attempt.psp_payment_id})"
+    if payment.status not in _PSP_STATUSES:
+        return f"the PSP's payment {payment.id} has a status we do not know: {payment.status!r}"
+    newer = payment.version > attempt.psp_version
+    if newer and is_final("attempt", attempt.status) and payment.status != attempt.status:
+        return f"we hold {attempt.status}, the PSP's payment {payment.id} v{payment.version} says {payment.status}"
+    return ""
+
+
+def _hold_for_review(checkout: Checkout, attempt: PaymentAttempt, payment: PspPayment, why: str,
+                     cause: Cause) -> None:
+    if attempt.psp_contradiction and why in attempt.review_note:
+        return  # already held for this very reason
+    logger.error("attempt %s held for review: %s", attempt.id, why)
+    shown = json.dumps(redact(dataclasses.asdict(payment)), default=str, sort_keys=True)
+    attempt.psp_contradiction = True
+    attempt.review_note = f"{attempt.review_note}\nThe PSP contradicts us: {why}.".strip()
+    attempt.next_poll_at = None
+    hold_attempt_for_review(checkout, attempt, Cause(
+        kind=cause.kind, reference=cause.reference, actor_id=cause.actor_id, note=f"{why}. PSP object: {shown}",
+    ))
 
 
 def _target_status(attempt: PaymentAttempt, payment: PspPayment) -> str:
@@ -129,9 +158,11 @@ def attempt_sync(*, attempt_id: uuid.UUID, cause: Cause) -> PaymentAttempt:
     """Ask the PSP what became of an attempt and apply the answer.
 
     Uses `GET /v1/payments/{id}`, or `GET /v1/sessions/{token}` when the payment id was never
-    learned. If the session shows no payment for this attempt, the Buy Now request never
-    reached the PSP: it is sent again with the same Idempotency-Key (so it can never charge
-    twice) while the shopper's click is recent, and counts as failed after that.
+    learned. The session's latest payment is applied to the attempt it belongs to, whichever
+    that is (so a charge made for an older attempt is never hidden). If the session shows no
+    payment for this attempt, the Buy Now request never reached the PSP: it is sent again with
+    the same Idempotency-Key (so it can never charge twice) while the shopper's click is recent,
+    and counts as failed only once no send of it can still be in flight.
     Raises PspUnavailable or PspProtocolError when the PSP cannot say; nothing changes then.
     """
     attempt = PaymentAttempt.objects.select_related("checkout").get(id=attempt_id)
@@ -144,10 +175,43 @@ def attempt_sync(*, attempt_id: uuid.UUID, cause: Cause) -> PaymentAttempt:
     except PspRejected:
         session = None
     latest = session.latest_payment if session else None
-    if latest is not None and latest.metadata.get("attempt_id") == str(attempt.id):
-        return attempt_apply_payment(attempt_id=attempt.id, payment=latest, cause=cause)
+    if latest is not None:
+        owner = _owner_of(latest, attempt)
+        applied = attempt_apply_payment(attempt_id=owner, payment=latest, cause=cause)
+        if owner == attempt.id:
+            return applied
     if attempt.status != AttemptStatus.STARTED:
         return attempt
-    if timezone.now() - attempt.created_at < RESEND_WINDOW:
+    age = timezone.now() - attempt.created_at
+    if age < RESEND_WINDOW:
         return attempt_send(attempt, cause=cause)
+    if age < RESEND_WINDOW + _longest_send():
+        return attempt  # a resend started just inside the window may still reach the PSP
     return attempt_reject(attempt_id=attempt.id, code="not_received_by_psp", cause=cause)
+
+
+def _owner_of(payment: PspPayment, asked_for: PaymentAttempt) -> uuid.UUID:
+    """The attempt of this checkout that the payment names; the one asked about when it names
+    none of them (then the contradiction is held on that attempt for staff to see)."""
+    named = payment.metadata.get("attempt_id", "")
+    sibling = (
+        PaymentAttempt.objects.filter(checkout_id=asked_for.checkout_id, id=named).values_list("id", flat=True).first()
+        if _is_uuid(named) else None
+    )
+    return sibling or asked_for.id
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _longest_send() -> timedelta:
+    """How long one send can take at most: every try's timeout, the backoff between them, and
+    as much again for a process that stalled between deciding to send and sending."""
+    tries = settings.PSP_MAX_ATTEMPTS
+    backoff = settings.PSP_RETRY_BACKOFF * (2 ** max(tries - 1, 0))
+    return timedelta(seconds=2 * (tries * settings.PSP_TIMEOUT + backoff))

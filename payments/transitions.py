@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from checkout.models import Checkout
 from payments.models import PaymentAttempt, Refund, StatusChange
-from payments.states import check_move, checkout_status_for
+from payments.states import AttemptStatus, can_move, check_move, checkout_status_for
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,24 @@ def move_attempt(checkout: Checkout, attempt: PaymentAttempt, target: str, cause
     attempt.save()
     follow_attempt(checkout, attempt, cause)
     return changed
+
+
+def hold_attempt_for_review(checkout: Checkout, attempt: PaymentAttempt, cause: Cause) -> None:
+    """Move an attempt to `needs_review` because the PSP contradicts what we hold, from any
+    status. The checkout follows only where its own table allows: an open one becomes
+    `processing` (so it cannot be paid again meanwhile); a paid, refunded or expired one keeps
+    its status until staff settle the review."""
+    if attempt.status != AttemptStatus.NEEDS_REVIEW:
+        check_move("attempt", attempt.status, AttemptStatus.NEEDS_REVIEW)
+        old, attempt.status = attempt.status, AttemptStatus.NEEDS_REVIEW
+    else:
+        old = attempt.status
+    _record(checkout, "attempt", old, attempt.status, cause, attempt=attempt)
+    attempt.save()
+    latest = checkout.attempts.order_by("-created_at").only("id").first()
+    target = checkout_status_for(attempt.status, checkout.amount, attempt.refunded_amount)
+    if latest is not None and latest.id == attempt.id and can_move("checkout", checkout.status, target):
+        move_checkout(checkout, target, cause)
 
 
 def follow_attempt(checkout: Checkout, attempt: PaymentAttempt, cause: Cause) -> None:

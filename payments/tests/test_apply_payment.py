@@ -76,21 +76,6 @@ def test_another_amount_or_currency_never_marks_the_attempt_paid(change):
     assert checkout.status == CheckoutStatus.PROCESSING
 
 
-def test_a_failed_attempt_stays_failed():
-    attempt = make_attempt(make_checkout())
-    _apply(attempt, status="failed", version=1, failure_code="card_declined")
-    result = _apply(attempt, status="succeeded", version=2)
-    assert result.status == AttemptStatus.FAILED
-
-
-def test_a_payment_of_another_attempt_is_not_applied():
-    checkout = make_checkout()
-    attempt = make_attempt(checkout)
-    payment = payment_from(payment_json(attempt, metadata={"attempt_id": "someone-else"}))
-    result = attempt_apply_payment(attempt_id=attempt.id, payment=payment, cause=WEBHOOK)
-    assert result.status == AttemptStatus.STARTED and result.psp_payment_id is None
-
-
 def test_an_attempt_in_review_leaves_it_only_for_a_final_word():
     attempt = make_attempt(make_checkout(), status=AttemptStatus.NEEDS_REVIEW)
     assert _apply(attempt, status="pending", version=1).status == AttemptStatus.NEEDS_REVIEW

@@ -60,17 +60,17 @@ def test_a_refund_whose_web_worker_was_killed_is_resumed_by_the_retry_and_refund
     assert paid["attempt"]["status"] == "succeeded"
     # when the PSP makes the refund but holds its answer past gunicorn's timeout
     sandbox.faults({"path": "/v1/payments/{id}/refunds", "fault": "slow:6"})
-    refund = {"amount": "5.00", "reason": "damaged"}
+    def refund():
+        return shop.post(f"{url}/api/checkouts/{checkout['id']}/refunds/", timeout=30,
+                         json={"amount": "5.00", "reason": "damaged"}, headers={"Idempotency-Key": "refund-1042"})
+
     with pytest.raises(requests.RequestException):
-        answer = shop.post(f"{url}/api/checkouts/{checkout['id']}/refunds/", json=refund, timeout=30,
-                           headers={"Idempotency-Key": "refund-1042"})
-        answer.raise_for_status()  # gunicorn may answer for its dead worker with a 5xx
+        refund().raise_for_status()  # gunicorn may answer for its dead worker with a 5xx
     assert "WORKER TIMEOUT" in log.read_text()
     assert Refund.objects.count() == 1  # the worker had committed the refund before it died
     # and the storefront retries with the same key once the dead request's claim lapsed
     time.sleep(1.5)
-    retry = shop.post(f"{url}/api/checkouts/{checkout['id']}/refunds/", json=refund, timeout=30,
-                      headers={"Idempotency-Key": "refund-1042"})
+    retry = refund()
     # then the retry resumed the same refund, sent with the same key
     assert retry.status_code == 201, retry.text
     stored = Refund.objects.get()

@@ -15,10 +15,16 @@ from payments.states import (
 
 
 @pytest.mark.parametrize("final", [AttemptStatus.SUCCEEDED, AttemptStatus.FAILED])
-@pytest.mark.parametrize("target", AttemptStatus.values)
-def test_a_final_attempt_never_moves(final, target):
+@pytest.mark.parametrize("target", sorted(set(AttemptStatus.values) - {AttemptStatus.NEEDS_REVIEW}))
+def test_a_final_attempt_never_moves_back(final, target):
     with pytest.raises(IllegalMove):
         check_move("attempt", final, target)
+
+
+@pytest.mark.parametrize("final", [AttemptStatus.SUCCEEDED, AttemptStatus.FAILED])
+def test_a_final_attempt_goes_only_to_review_when_the_psp_contradicts_it(final):
+    check_move("attempt", final, AttemptStatus.NEEDS_REVIEW)
+    assert is_final("attempt", final)
 
 
 @pytest.mark.parametrize(
