@@ -216,6 +216,10 @@ class RefundAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
         return refund_ask_psp(refund_id=row_id, actor_id=actor_id).outcome
 
+    def get_urls(self) -> list[URLPattern]:
+        review = self.admin_site.admin_view(lambda r, object_id: admin_views.refund_review_view(self, r, object_id))
+        return [path("<path:object_id>/review/", review, name="payments_refund_review"), *super().get_urls()]
+
 
 class SearchByCheckoutId:
     """Search that finds the rows of one checkout, by its exact id (an index lookup)."""

@@ -10,19 +10,19 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from checkout.models import Checkout
-from payments.models import PaymentAttempt
+from payments.models import PaymentAttempt, Refund
 from payments.money import currency_digits, format_amount, has_currency_digits
 from payments.review import attempt_resolve, attempt_review_note, attempt_review_truth
 from payments.selectors import checkout_refundable
-from payments.staff import attempt_ask_psp, refund_request, staff_id
-from payments.states import AttemptStatus
+from payments.staff import attempt_ask_psp, refund_ask_psp, refund_close_unsent, refund_request, staff_id
+from payments.states import AttemptStatus, RefundStatus
 from paysite.api_errors import ApiError
 
 
@@ -144,3 +144,39 @@ def resolve_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
         "ours": f"{format_amount(attempt.amount, attempt.currency)} {attempt.currency}",
     }
     return TemplateResponse(request, "admin/midoffice/resolve.html", context)
+
+
+def refund_review_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """A refund in review: ask the PSP (which resends it safely while the PSP remembers its key),
+    or close one the PSP never acknowledged as failed, with a note."""
+    require_perm(request, "payments.resolve_review")
+    refund = get_object_or_404(Refund.objects.select_related("checkout"), id=_uuid_or_404(object_id))
+    if refund.status != RefundStatus.NEEDS_REVIEW:
+        model_admin.message_user(request, f"This refund is {refund.status}, not in review.", messages.WARNING)
+        return HttpResponseRedirect(checkout_url(refund.checkout_id))
+    if request.method == "POST":
+        try:
+            if request.POST.get("decision") == "close":
+                action = refund_close_unsent(refund_id=refund.id, note=request.POST.get("note", ""),
+                                             actor_id=staff_id(request))
+            else:
+                action = refund_ask_psp(refund_id=refund.id, actor_id=staff_id(request))
+        except ApiError as exc:
+            model_admin.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        model_admin.message_user(request, f"Recorded: {action.get_action_display()} ({action.outcome}).",
+                                 messages.SUCCESS)
+        return HttpResponseRedirect(checkout_url(refund.checkout_id))
+    context = {
+        **model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "original": refund,
+        "title": "A refund in review", "refund": refund,
+        "amount": f"{format_amount(refund.amount, refund.currency)} {refund.currency}",
+    }
+    return TemplateResponse(request, "admin/midoffice/refund_review.html", context)
+
+
+def _uuid_or_404(object_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(object_id)
+    except ValueError:
+        raise Http404 from None

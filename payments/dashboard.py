@@ -14,8 +14,8 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from payments import schedule
-from payments.models import PaymentAttempt
-from payments.states import UNFINISHED_ATTEMPT_STATUSES, AttemptStatus
+from payments.models import PaymentAttempt, Refund
+from payments.states import UNFINISHED_ATTEMPT_STATUSES, AttemptStatus, RefundStatus
 
 # What the hourly chart calls an outcome: the final statuses, review, and "not known yet".
 OUTCOMES = ("succeeded", "failed", "needs_review", "unfinished")
@@ -168,9 +168,14 @@ def stuck_board(*, now: datetime, rows_per_bucket: int = 20) -> list[StuckBucket
 class ReviewQueue:
     count: int
     oldest: list[PaymentAttempt]
+    refund_count: int
+    oldest_refunds: list[Refund]  # their amounts stay reserved until the review ends
 
 
 def review_queue(*, limit: int = 20) -> ReviewQueue:
     waiting = PaymentAttempt.objects.filter(status=AttemptStatus.NEEDS_REVIEW)
     oldest = list(waiting.select_related("checkout").order_by("created_at")[:limit])
-    return ReviewQueue(count=waiting.count(), oldest=oldest)
+    refunds = Refund.objects.filter(status=RefundStatus.NEEDS_REVIEW)
+    oldest_refunds = list(refunds.select_related("checkout").order_by("created_at")[:limit])
+    return ReviewQueue(count=waiting.count(), oldest=oldest, refund_count=refunds.count(),
+                       oldest_refunds=oldest_refunds)

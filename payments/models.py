@@ -106,6 +106,8 @@ class Refund(models.Model):
         indexes = [
             models.Index(fields=["-created_at"], name="refund_created_idx"),
             models.Index(fields=["next_poll_at"], name="refund_due_idx", condition=Q(next_poll_at__isnull=False)),
+            # The dashboard's review queue: the few refunds in review among all.
+            models.Index(fields=["created_at"], name="refund_review_idx", condition=Q(status="needs_review")),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_valid"),

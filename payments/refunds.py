@@ -24,9 +24,11 @@ from paysite.api_errors import ApiError, Conflict, NotFound
 
 logger = logging.getLogger(__name__)
 
-# A refund the PSP may never have received is sent again with its own key only this long:
-# well inside the PSP's 24 h idempotency memory, so a resend can never make a second refund.
+# A refund the PSP may never have received is sent again with its own key by the poller for
+# RESEND_WINDOW, then goes to review. Staff may still have it resent (ask the PSP) for as long as
+# the PSP remembers its key (24 h, less a margin): a resend can never make a second refund.
 RESEND_WINDOW = timedelta(hours=1)
+PSP_KEY_MEMORY = timedelta(hours=23)
 
 
 def refund_create(
@@ -153,7 +155,7 @@ def refund_reject(*, refund_id: uuid.UUID, code: str, cause: Cause) -> Refund:
     """The PSP refused the refund (a 4xx): no money moved; the refund failed."""
     with transaction.atomic():
         checkout, _attempt, refund = lock_refund(refund_id)
-        if refund.status != RefundStatus.STARTED:
+        if refund.status not in (RefundStatus.STARTED, RefundStatus.NEEDS_REVIEW) or refund.psp_refund_id:
             return refund
         refund.failure_code = code[:64]
         refund.next_poll_at = None
@@ -163,18 +165,43 @@ def refund_reject(*, refund_id: uuid.UUID, code: str, cause: Cause) -> Refund:
 
 def refund_sync(*, refund_id: uuid.UUID, cause: Cause) -> Refund:
     """Ask the PSP what became of a refund. One it may never have received is sent again with
-    its own key within RESEND_WINDOW, and goes to review after that (we cannot know)."""
+    its own key: by the poller within RESEND_WINDOW (then it goes to review, as we cannot know),
+    and from review, when staff ask, while the PSP still remembers the key."""
     refund = Refund.objects.select_related("attempt").get(id=refund_id)
     if refund.psp_refund_id:
         context = {"checkout_id": str(refund.checkout_id), "refund_id": str(refund.id), "cause": cause.label()}
         return refund_apply(refund_id=refund.id, answer=psp().get_refund(refund.psp_refund_id, context=context),
                             cause=cause)
+    age = timezone.now() - refund.created_at
+    if refund.status == RefundStatus.NEEDS_REVIEW and cause.kind == "staff" and age < PSP_KEY_MEMORY:
+        return refund_send(refund, cause=cause)
     if refund.status != RefundStatus.STARTED:
         return refund
-    if timezone.now() - refund.created_at < RESEND_WINDOW:
+    if age < RESEND_WINDOW:
         return refund_send(refund, cause=cause)
     with transaction.atomic():
         checkout, _attempt, refund = lock_refund(refund_id)
         refund.next_poll_at = None
         move_refund(checkout, refund, RefundStatus.NEEDS_REVIEW, cause)
+    return refund
+
+
+def refund_resolve_unsent(*, refund_id: uuid.UUID, note: str, cause: Cause) -> Refund:
+    """Staff close a refund in review that the PSP never acknowledged (no PSP refund id) as
+    `failed`, with a note of what they checked: its amount stops being reserved. Refused while
+    the PSP still remembers the refund's key (ask the PSP instead: it resends safely) and for a
+    refund the PSP knows (its word decides)."""
+    if not note.strip():
+        raise ApiError("Write what you checked at the PSP.", code="invalid_request", fields={"note": ["Required."]})
+    with transaction.atomic():
+        checkout, _attempt, refund = lock_refund(refund_id)
+        if refund.status != RefundStatus.NEEDS_REVIEW or refund.psp_refund_id:
+            raise Conflict("Only a refund in review that the PSP never acknowledged can be closed here.",
+                           code="not_resolvable")
+        if timezone.now() - refund.created_at < PSP_KEY_MEMORY:
+            raise Conflict("The PSP still remembers this refund's key: ask the PSP, which resends it safely.",
+                           code="ask_psp_first")
+        refund.failure_code = "closed_by_staff"
+        refund.next_poll_at = None
+        move_refund(checkout, refund, RefundStatus.FAILED, cause)
     return refund

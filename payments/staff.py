@@ -20,7 +20,7 @@ from payments.locks import lock_checkout
 from payments.models import PaymentAttempt, Refund, StaffAction
 from payments.money import format_amount
 from payments.psp.types import PspError
-from payments.refunds import refund_record, refund_send, refund_sync
+from payments.refunds import refund_record, refund_resolve_unsent, refund_send, refund_sync
 from payments.sync import attempt_sync
 from payments.transitions import Cause
 from paysite.api_errors import ApiError, Conflict, NotFound
@@ -102,6 +102,18 @@ def refund_request(
             note=refund.reason, outcome=f"{format_amount(refund.amount, refund.currency)} {refund.currency} requested",
         )
     return RefundRequest(refund=refund_send(refund, cause=Cause(kind="psp_answer")), created=True)
+
+
+def refund_close_unsent(*, refund_id: uuid.UUID, note: str, actor_id: int) -> StaffAction:
+    """Close a refund in review that the PSP never acknowledged as failed, with staff's note of
+    what they checked (see `refund_resolve_unsent`); its amount stops being reserved."""
+    refund = refund_resolve_unsent(refund_id=refund_id, note=note,
+                                   cause=_staff(actor_id, "closed an unacknowledged refund", note.strip()))
+    return StaffAction.objects.create(
+        actor_id=actor_id, action=Action.RESOLVE, checkout_id=refund.checkout_id, attempt_id=refund.attempt_id,
+        refund=refund, outcome=f"needs_review → failed ({format_amount(refund.amount, refund.currency)} "
+        f"{refund.currency} no longer reserved)", note=note.strip(),
+    )
 
 
 def export_record(*, actor_id: int, what: str, filters: str) -> StaffAction:

@@ -69,7 +69,8 @@ CHECKOUT_MOVES: dict[str, frozenset[str]] = {
 REFUND_MOVES: dict[str, frozenset[str]] = {
     _R.STARTED: frozenset({_R.PENDING, _R.SUCCEEDED, _R.FAILED, _R.NEEDS_REVIEW}),
     _R.PENDING: frozenset({_R.SUCCEEDED, _R.FAILED, _R.NEEDS_REVIEW}),
-    _R.NEEDS_REVIEW: frozenset({_R.SUCCEEDED, _R.FAILED}),
+    # A refund found at the PSP after all leaves review for whatever the PSP says.
+    _R.NEEDS_REVIEW: frozenset({_R.PENDING, _R.SUCCEEDED, _R.FAILED}),
     _R.SUCCEEDED: frozenset(),
     _R.FAILED: frozenset(),
 }
