@@ -32,6 +32,7 @@ class PaymentAttempt(models.Model):
     # Polling: when to ask the PSP next (null once nothing is left to learn), and how often we did.
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
+    poll_claim = models.PositiveIntegerField(default=0, editable=False, help_text="Bumped by every claim to poll.")
     last_polled_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
     psp_contradiction = models.BooleanField(
@@ -97,6 +98,7 @@ class Refund(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
+    poll_claim = models.PositiveIntegerField(default=0, editable=False, help_text="Bumped by every claim to poll.")
     last_polled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

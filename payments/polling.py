@@ -1,8 +1,13 @@
 """The poller: find the attempts and refunds that are due, claim them, ask the PSP.
 
-Claiming moves a row's `next_poll_at` forward by a lease inside one short transaction with
-`SELECT … FOR UPDATE SKIP LOCKED`, so two workers (or two beats by mistake) never poll the
-same row; a worker that dies mid-poll only delays that row until its lease ends.
+The rows' due times are the truth; a task message is only a doorbell, and a lost one costs
+about one poll interval. `poll_due` (beat) claims due rows with `SELECT … FOR UPDATE SKIP
+LOCKED`, moving `next_poll_at` forward by one poll interval and bumping `poll_claim`, and rings
+one `poll_attempt` per row with that claim number. The task turns the claim into its own by a
+compare-and-set on `poll_claim` (so a stale or duplicated message polls nothing) and holds the
+row for one poll's length (`poll_lease`). So a message wiped with the broker, or held by a
+killed worker, is replaced at the next beat but one; a poll killed half-way is retried once its
+lease ends; and two workers or two beats never poll one row at the same time.
 """
 
 from __future__ import annotations
@@ -27,37 +32,69 @@ from payments.transitions import Cause, move_attempt, move_refund
 
 logger = logging.getLogger(__name__)
 
-# Long enough for one poll with all its retries (PSP_TIMEOUT x PSP_MAX_ATTEMPTS and backoff).
-LEASE = timedelta(minutes=5)
+Polled = PaymentAttempt | Refund
+Claim = tuple[uuid.UUID, int]  # a row's id and the claim number its poll must present
 
 
-def _claim_due(model: type[PaymentAttempt] | type[Refund], statuses: frozenset[str], limit: int) -> list[uuid.UUID]:
+def doorbell_lease() -> timedelta:
+    """How long a claimed row waits for its task: if the message is lost, the next beat but one
+    claims it again."""
+    return timedelta(seconds=settings.PAYMENTS_POLL_INTERVAL)
+
+
+def poll_lease() -> timedelta:
+    """One poll at its longest: two PSP requests (a session read, then a resend), each with all
+    its tries and the backoff between them, and a second for the database."""
+    tries = settings.PSP_MAX_ATTEMPTS
+    backoff = settings.PSP_RETRY_BACKOFF * (2**tries - 1)
+    return timedelta(seconds=2 * (tries * settings.PSP_TIMEOUT + backoff) + 1)
+
+
+def _claim_due(model: type[Polled], statuses: frozenset[str], limit: int) -> list[Claim]:
     now = timezone.now()
     with transaction.atomic():
         due = list(
             model.objects.select_for_update(skip_locked=True)
             .filter(next_poll_at__lte=now, status__in=statuses)
-            .order_by("next_poll_at").values_list("id", flat=True)[:limit]
+            .order_by("next_poll_at").values_list("id", "poll_claim")[:limit]
         )
-        model.objects.filter(id__in=due).update(next_poll_at=now + LEASE)
-    return due
+        model.objects.filter(id__in=[row_id for row_id, _claim in due]).update(
+            next_poll_at=now + doorbell_lease(), poll_claim=F("poll_claim") + 1
+        )
+    return [(row_id, claim + 1) for row_id, claim in due]
 
 
-def attempts_claim_due(*, limit: int) -> list[uuid.UUID]:
-    """Claim up to `limit` unfinished attempts whose poll is due; returns their ids."""
+def _take(model: type[Polled], row_id: uuid.UUID, claim: int | None) -> bool:
+    """Make the doorbell's claim this poll's own (compare-and-set), holding the row one poll long.
+    False when another message took it first, or a newer claim replaced this one."""
+    now = timezone.now()
+    rows = model.objects.filter(id=row_id)
+    if claim is not None:
+        rows = rows.filter(poll_claim=claim)
+    return rows.update(
+        poll_claim=F("poll_claim") + 1, next_poll_at=now + poll_lease(), poll_count=F("poll_count") + 1,
+        last_polled_at=now,
+    ) == 1
+
+
+def attempts_claim_due(*, limit: int) -> list[Claim]:
+    """Claim up to `limit` unfinished attempts whose poll is due; returns their ids and claims."""
     return _claim_due(PaymentAttempt, UNFINISHED_ATTEMPT_STATUSES, limit)
 
 
-def refunds_claim_due(*, limit: int) -> list[uuid.UUID]:
-    """Claim up to `limit` unfinished refunds whose poll is due; returns their ids."""
+def refunds_claim_due(*, limit: int) -> list[Claim]:
+    """Claim up to `limit` unfinished refunds whose poll is due; returns their ids and claims."""
     return _claim_due(Refund, UNFINISHED_REFUND_STATUSES, limit)
 
 
-def attempt_poll(*, attempt_id: uuid.UUID) -> PaymentAttempt:
-    """Ask the PSP about one claimed attempt, then set its next poll, or send it to review once
-    PAYMENTS_POLL_GIVE_UP_AFTER has passed. A PSP that cannot answer only delays the next poll."""
+def attempt_poll(*, attempt_id: uuid.UUID, claim: int | None = None) -> PaymentAttempt | None:
+    """Ask the PSP about one attempt, then set its next poll, or send it to review once
+    PAYMENTS_POLL_GIVE_UP_AFTER has passed. A PSP that cannot answer only delays the next poll.
+    With the `claim` of `attempts_claim_due`, polls only if that claim is still the row's
+    (returns None otherwise: another poll has it, or had it)."""
+    if not _take(PaymentAttempt, attempt_id, claim):
+        return None
     cause = Cause(kind="poll")
-    PaymentAttempt.objects.filter(id=attempt_id).update(poll_count=F("poll_count") + 1, last_polled_at=timezone.now())
     try:
         attempt_sync(attempt_id=attempt_id, cause=cause)
     except PspError:
@@ -77,10 +114,11 @@ def attempt_poll(*, attempt_id: uuid.UUID) -> PaymentAttempt:
     return attempt
 
 
-def refund_poll(*, refund_id: uuid.UUID) -> Refund:
+def refund_poll(*, refund_id: uuid.UUID, claim: int | None = None) -> Refund | None:
     """As `attempt_poll`, for a refund."""
+    if not _take(Refund, refund_id, claim):
+        return None
     cause = Cause(kind="poll")
-    Refund.objects.filter(id=refund_id).update(poll_count=F("poll_count") + 1, last_polled_at=timezone.now())
     try:
         refund_sync(refund_id=refund_id, cause=cause)
     except PspError:

@@ -12,24 +12,26 @@ from payments.psp_calls import psp_calls_prune
 
 @shared_task
 def poll_due() -> int:
-    """Run by beat every PAYMENTS_POLL_INTERVAL: claim what is due, one task per row."""
+    """Run by beat every PAYMENTS_POLL_INTERVAL: claim what is due, ring one task per row."""
     attempts = attempts_claim_due(limit=poll_batch_size())
     refunds = refunds_claim_due(limit=poll_batch_size())
-    for attempt_id in attempts:
-        poll_attempt.delay(str(attempt_id))
-    for refund_id in refunds:
-        poll_refund.delay(str(refund_id))
+    for attempt_id, claim in attempts:
+        poll_attempt.delay(str(attempt_id), claim)
+    for refund_id, claim in refunds:
+        poll_refund.delay(str(refund_id), claim)
     return len(attempts) + len(refunds)
 
 
 @shared_task
-def poll_attempt(attempt_id: str) -> str:
-    return attempt_poll(attempt_id=uuid.UUID(attempt_id)).status
+def poll_attempt(attempt_id: str, claim: int) -> str:
+    polled = attempt_poll(attempt_id=uuid.UUID(attempt_id), claim=claim)
+    return polled.status if polled else "claimed elsewhere"
 
 
 @shared_task
-def poll_refund(refund_id: str) -> str:
-    return refund_poll(refund_id=uuid.UUID(refund_id)).status
+def poll_refund(refund_id: str, claim: int) -> str:
+    polled = refund_poll(refund_id=uuid.UUID(refund_id), claim=claim)
+    return polled.status if polled else "claimed elsewhere"
 
 
 @shared_task

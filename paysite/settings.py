@@ -85,9 +85,12 @@ PAYMENTS_POLL_MAX_DELAY = env.float("PAYMENTS_POLL_MAX_DELAY", default=3600.0)
 PAYMENTS_POLL_GIVE_UP_AFTER = env.float("PAYMENTS_POLL_GIVE_UP_AFTER", default=259200.0)
 PAYMENTS_POLL_BATCH_SIZE = env.int("PAYMENTS_POLL_BATCH_SIZE", default=100)
 # A recorded event still unprocessed this long after it arrived lost its task (a worker killed
-# before acknowledging it): the sweeper, run every WEBHOOK_REQUEUE_INTERVAL, enqueues it again.
-WEBHOOK_REQUEUE_AFTER = env.float("WEBHOOK_REQUEUE_AFTER", default=120.0)
-WEBHOOK_REQUEUE_INTERVAL = env.float("WEBHOOK_REQUEUE_INTERVAL", default=60.0)
+# before acknowledging it, a broker restart): the sweeper, run every WEBHOOK_REQUEUE_INTERVAL,
+# enqueues it again, at most once per WEBHOOK_REQUEUE_AFTER. A failed event's retries are due
+# times that the same sweeper rings. 30 s is far above the time an event waits in a healthy
+# queue, and a lost burst is caught within 35 s.
+WEBHOOK_REQUEUE_AFTER = env.float("WEBHOOK_REQUEUE_AFTER", default=30.0)
+WEBHOOK_REQUEUE_INTERVAL = env.float("WEBHOOK_REQUEUE_INTERVAL", default=5.0)
 
 # --- The mid-office (Django admin) ----------------------------------------------------------
 # Failed staff sign-ins allowed per username and address within the window, before the form waits.

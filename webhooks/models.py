@@ -24,6 +24,9 @@ class WebhookEvent(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RECEIVED)
     error = models.TextField(blank=True)
     processing_attempts = models.PositiveIntegerField(default=0)
+    # When the sweeper rings again for this event if it is still unprocessed (its task lost with
+    # the broker, or a failed try's retry due): the broker is only a doorbell, this is the truth.
+    retry_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     psp_object_id = models.CharField("PSP object id", max_length=128, blank=True)
     checkout = models.ForeignKey(
@@ -36,6 +39,9 @@ class WebhookEvent(models.Model):
             models.Index(fields=["-received_at"], name="webhook_received_idx"),
             models.Index(fields=["outcome", "received_at"], name="webhook_outcome_idx"),
             models.Index(fields=["psp_object_id"], name="webhook_object_idx"),
+            models.Index(
+                fields=["retry_at"], name="webhook_retry_idx", condition=Q(outcome__in=["received", "failed"])
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(outcome__in=["received", "processed", "ignored", "failed", "invalid"]),

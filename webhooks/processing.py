@@ -12,6 +12,8 @@ import logging
 import uuid
 from datetime import timedelta
 
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from payments.gateway import psp
@@ -26,6 +28,10 @@ from webhooks.models import WebhookEvent
 logger = logging.getLogger(__name__)
 
 Outcome = WebhookEvent.Outcome
+# A failed event is tried again by the sweeper after `retry_delay`, this many times in all; then
+# it stays `failed` for staff (who can process it again from the mid-office).
+MAX_PROCESSING_ATTEMPTS = 9
+MAX_RETRY_DELAY = 300
 
 
 def event_process(*, event_pk: int) -> str:
@@ -43,9 +49,10 @@ def event_process(*, event_pk: int) -> str:
         else:
             outcome, checkout_id = _apply_refund(payload["data"], cause)
     except Exception as exc:
+        tries = event.processing_attempts + 1
         WebhookEvent.objects.filter(pk=event.pk).update(
-            outcome=Outcome.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
-            processing_attempts=event.processing_attempts + 1,
+            outcome=Outcome.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], processing_attempts=tries,
+            retry_at=timezone.now() + retry_delay(tries) if tries < MAX_PROCESSING_ATTEMPTS else None,
         )
         raise
     WebhookEvent.objects.filter(pk=event.pk).update(
@@ -100,11 +107,25 @@ def _apply_refund(data: dict[str, object], cause: Cause) -> tuple[str, uuid.UUID
     return (Outcome.PROCESSED if applied.status != before else Outcome.IGNORED), refund.checkout_id
 
 
-def events_requeue_stale(*, older_than_seconds: float) -> list[int]:
-    """Events still `received` long after arriving: their task was lost (a worker killed before
-    it acknowledged, a broker restart). Returns their ids for the caller to enqueue again."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return list(
-        WebhookEvent.objects.filter(outcome=Outcome.RECEIVED, received_at__lt=cutoff)
-        .order_by("received_at").values_list("pk", flat=True)[:500]
+def retry_delay(tries: int) -> timedelta:
+    """After a failed try: 5 s, 10 s, 20 s … up to 5 minutes."""
+    return timedelta(seconds=min(MAX_RETRY_DELAY, 5 * 2 ** (tries - 1)))
+
+
+def events_requeue_stale(*, older_than_seconds: float, limit: int = 500) -> list[int]:
+    """Events whose processing was lost: still `received` long after arriving (a worker killed
+    before it acknowledged, a broker restart), or `failed` with their retry due (the retry's
+    message lost too). Each is rung again at most once per `older_than_seconds`, so a healthy
+    backlog is not enqueued again and again. Returns their ids for the caller to enqueue."""
+    now = timezone.now()
+    lost = Q(outcome=Outcome.RECEIVED, received_at__lt=now - timedelta(seconds=older_than_seconds)) & (
+        Q(retry_at__isnull=True) | Q(retry_at__lte=now)
     )
+    retry_due = Q(outcome=Outcome.FAILED, retry_at__lte=now)
+    with transaction.atomic():
+        due = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True).filter(lost | retry_due)
+            .order_by("received_at").values_list("pk", flat=True)[:limit]
+        )
+        WebhookEvent.objects.filter(pk__in=due).update(retry_at=now + timedelta(seconds=older_than_seconds))
+    return due

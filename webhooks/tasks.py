@@ -1,4 +1,6 @@
-"""Celery tasks for webhooks: thin wrappers that call `webhooks.processing`."""
+"""Celery tasks for webhooks: thin wrappers that call `webhooks.processing`. A failed event is
+not retried through the broker: its due time (`retry_at`) is in the database, and the sweeper
+rings again, so a retry lost with the broker is never lost for good."""
 
 from __future__ import annotations
 
@@ -7,16 +9,10 @@ from django.conf import settings
 
 from webhooks.processing import event_process, events_requeue_stale
 
-# Retries back off up to 5 minutes: always far below the broker's visibility timeout.
-MAX_RETRY_DELAY = 300
 
-
-@shared_task(bind=True, max_retries=8)
-def process_event(self, event_pk: int) -> str:  # type: ignore[no-untyped-def]
-    try:
-        return event_process(event_pk=event_pk)
-    except Exception as exc:
-        raise self.retry(exc=exc, countdown=min(MAX_RETRY_DELAY, 5 * 2**self.request.retries)) from exc
+@shared_task
+def process_event(event_pk: int) -> str:
+    return event_process(event_pk=event_pk)
 
 
 @shared_task

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from checkout.tests.factories import make_checkout
 from payments.models import PaymentAttempt
-from payments.polling import attempt_poll, attempts_claim_due
+from payments.polling import attempt_poll, attempts_claim_due, poll_lease
 from payments.schedule import poll_delay
 from payments.states import AttemptStatus
 from payments.tests.factories import PSP, make_attempt, payment_json, session_json
@@ -45,8 +45,50 @@ def test_only_due_unfinished_attempts_are_claimed_and_a_claim_holds_them():
     due = make_attempt(checkout, status=AttemptStatus.PENDING, next_poll_at=timezone.now() - timedelta(seconds=1))
     make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now() + timedelta(minutes=1))
     make_attempt(make_checkout(), status=AttemptStatus.SUCCEEDED, next_poll_at=timezone.now() - timedelta(minutes=1))
-    assert attempts_claim_due(limit=10) == [due.id]
-    assert attempts_claim_due(limit=10) == []  # claimed: its next poll moved out by the lease
+    assert attempts_claim_due(limit=10) == [(due.id, 1)]
+    assert attempts_claim_due(limit=10) == []  # claimed: its next poll moved out by one poll interval
+
+
+def test_a_claim_lost_with_its_message_is_claimed_again_after_one_poll_interval(settings):
+    # given a due attempt claimed by a beat whose message was then lost (a broker restart)
+    settings.PAYMENTS_POLL_INTERVAL = 30
+    due = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now())
+    [(_id, lost_claim)] = attempts_claim_due(limit=10)
+    # when the beat runs again one poll interval later
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        again = attempts_claim_due(limit=10)
+    # then the row is claimed anew, and the lost message's claim is worth nothing if it ever comes
+    assert again == [(due.id, lost_claim + 1)]
+    assert attempt_poll(attempt_id=due.id, claim=lost_claim) is None
+
+
+def test_two_messages_for_one_claim_poll_once(psp_stub):
+    # given one claim rung twice (a duplicated message, a second beat)
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1",
+                           next_poll_at=timezone.now())
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", status="pending"))
+    [(_id, claim)] = attempts_claim_due(limit=10)
+    # when both run
+    first = attempt_poll(attempt_id=attempt.id, claim=claim)
+    second = attempt_poll(attempt_id=attempt.id, claim=claim)
+    # then only the first asked the PSP
+    assert first is not None and second is None
+    assert len(psp_stub.calls) == 1
+
+
+def test_a_poll_in_flight_holds_its_row_for_one_poll_and_no_longer(settings):
+    # given a poll that took its claim and then died (its worker was killed)
+    settings.PSP_TIMEOUT, settings.PSP_MAX_ATTEMPTS, settings.PSP_RETRY_BACKOFF = 2, 3, 0.1
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now())
+    [(_id, claim)] = attempts_claim_due(limit=10)
+    PaymentAttempt.objects.filter(id=attempt.id, poll_claim=claim).update(
+        poll_claim=claim + 1, next_poll_at=timezone.now() + poll_lease())
+    # then no beat claims it while the poll could still be running, and one does right after
+    assert poll_lease() == timedelta(seconds=2 * (3 * 2 + 0.1 * 7) + 1)
+    with time_machine.travel(timezone.now() + poll_lease() - timedelta(seconds=1)):
+        assert attempts_claim_due(limit=10) == []
+    with time_machine.travel(timezone.now() + poll_lease() + timedelta(seconds=1)):
+        assert attempts_claim_due(limit=10) == [(attempt.id, claim + 2)]
 
 
 def test_a_poll_applies_the_psps_answer_and_stops_polling_a_final_attempt(psp_stub):
@@ -133,8 +175,9 @@ def test_a_pending_refund_is_polled_to_its_final_status(psp_stub):
 
     refund = _refund("pending", psp_refund_id="re_1")
     psp_stub.get(f"{PSP}/v1/refunds/re_1", json=refund_json("pay_1", id="re_1", status="succeeded"))
-    assert refunds_claim_due(limit=10) == [refund.id]
-    polled = refund_poll(refund_id=refund.id)
+    [(refund_id, claim)] = refunds_claim_due(limit=10)
+    assert refund_id == refund.id
+    polled = refund_poll(refund_id=refund.id, claim=claim)
     assert (polled.status, polled.next_poll_at) == ("succeeded", None)
     polled.checkout.refresh_from_db()
     assert polled.checkout.status == "partially_refunded"

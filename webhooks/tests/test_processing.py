@@ -1,6 +1,9 @@
 """Processing recorded events: the PSP's object is the truth, applied once, in version order."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 
 from checkout.tests.factories import make_checkout
 from payments.models import Refund
@@ -129,3 +132,42 @@ def test_events_left_received_are_found_again(client):
     stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_5"))
     assert events_requeue_stale(older_than_seconds=3600) == []
     assert events_requeue_stale(older_than_seconds=-1) == [stored.pk]
+
+
+def test_a_failed_event_whose_retry_was_lost_is_rung_again_when_its_retry_is_due(client, psp_stub):
+    # given an event whose processing failed (the PSP was down); its retry is a due time, not a message
+    psp_stub.get(f"{PSP}/v1/payments/pay_6", status=503, json={"error": {"code": "internal_error", "message": ""}})
+    stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_6", metadata={}))
+    with pytest.raises(PspUnavailable):
+        event_process(event_pk=stored.pk)
+    stored.refresh_from_db()
+    # then the sweeper leaves it until its retry is due, then rings it once per sweep age
+    assert events_requeue_stale(older_than_seconds=30) == []
+    with time_machine.travel(stored.retry_at + timedelta(seconds=1)):
+        assert events_requeue_stale(older_than_seconds=30) == [stored.pk]
+        assert events_requeue_stale(older_than_seconds=30) == []  # rung: not again at the next sweep
+    with time_machine.travel(stored.retry_at + timedelta(seconds=32)):
+        assert events_requeue_stale(older_than_seconds=30) == [stored.pk]
+
+
+def test_a_received_event_waiting_in_a_backlog_is_rung_again_at_most_once_per_sweep_age(client):
+    stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_7"))
+    later = stored.received_at + timedelta(seconds=31)
+    with time_machine.travel(later):
+        assert events_requeue_stale(older_than_seconds=30) == [stored.pk]
+    with time_machine.travel(later + timedelta(seconds=5)):
+        assert events_requeue_stale(older_than_seconds=30) == []
+    with time_machine.travel(later + timedelta(seconds=31)):
+        assert events_requeue_stale(older_than_seconds=30) == [stored.pk]
+
+
+def test_a_failed_event_is_given_up_after_its_last_try(client, psp_stub):
+    from webhooks.processing import MAX_PROCESSING_ATTEMPTS
+
+    psp_stub.get(f"{PSP}/v1/payments/pay_8", status=503, json={"error": {"code": "internal_error", "message": ""}})
+    stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_8", metadata={}))
+    WebhookEvent.objects.filter(pk=stored.pk).update(processing_attempts=MAX_PROCESSING_ATTEMPTS - 1)
+    with pytest.raises(PspUnavailable):
+        event_process(event_pk=stored.pk)
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.retry_at) == ("failed", None)  # left for staff to process again
