@@ -8,6 +8,7 @@ stops start-up with a one-line message naming the variable (paysite/startup.py).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -83,9 +84,13 @@ WEBHOOK_REQUEUE_AFTER = env.float("WEBHOOK_REQUEUE_AFTER", default=120.0)
 WEBHOOK_REQUEUE_INTERVAL = env.float("WEBHOOK_REQUEUE_INTERVAL", default=60.0)
 
 # --- The mid-office (Django admin) ----------------------------------------------------------
-# Failed staff sign-ins allowed per username and address within the window, before the form waits.
+# Failed staff sign-ins allowed within the window, per username and address, and per address
+# over all usernames, before django-axes locks them out until the window has passed.
 ADMIN_LOGIN_MAX_FAILURES = env.int("ADMIN_LOGIN_MAX_FAILURES", default=5)
+ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20)
 ADMIN_LOGIN_WINDOW = env.int("ADMIN_LOGIN_WINDOW", default=900)
+# A staff session lasts a working day from sign-in.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 
 # --- Reverse proxies -----------------------------------------------------------------------
 # Peers (IPs or CIDR networks) whose X-Forwarded-For and X-Forwarded-Proto are believed; from any
@@ -100,6 +105,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # the admin sign-in lockout
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN
@@ -120,6 +126,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a locked-out sign-in into its page
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in before any password check
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "paysite.urls"
@@ -204,6 +216,23 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
+# --- django-axes: the admin sign-in lockout (midoffice/login_lockout.py) ---------------------
+AXES_HANDLER = "midoffice.login_lockout.AddressCappedLockoutHandler"
+# Failures counted per username-and-address pair (capped at AXES_FAILURE_LIMIT) and per address
+# alone (capped at ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS by the handler).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(seconds=ADMIN_LOGIN_WINDOW)
+# The client as paysite/proxy.py settled it (never a header the client chose).
+AXES_CLIENT_IP_CALLABLE = "paysite.proxy.client_address"
+AXES_RESET_ON_SUCCESS = True
+# A try while locked out neither counts nor restarts the wait: the lock ends one window after the
+# failure that set it, as the page says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "admin/midoffice/locked_out.html"
+# No banner on every manage.py and celery start; failures and lockouts are still logged as warnings.
+AXES_VERBOSE = False
+
 # --- Django REST framework -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["checkout.api_keys.ApiKeyAuthentication"],
@@ -279,5 +308,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
