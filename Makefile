@@ -20,11 +20,15 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# The demo runs with DEBUG on (its default is off): demo secrets, and the demo's staff login.
+run: export DEBUG = true
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
 	scripts/run_demo.sh
 
+# mypy's Django plugin and makemigrations load the settings, which need DEBUG on without secrets.
+lint: export DEBUG = true
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy paysite checkout payments webhooks psp_sandbox midoffice bench

@@ -9,6 +9,7 @@ class MidofficeConfig(AppConfig):
 
 
 class PaysiteAdminConfig(AdminConfig):
-    """Django's admin, with the mid-office's site: the dashboard as index and a throttled login."""
+    """Django's admin, with the mid-office's site: the dashboard as index, and a sign-in that is
+    locked out after repeated failures."""
 
     default_site = "midoffice.site.PaysiteAdminSite"

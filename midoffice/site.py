@@ -1,8 +1,8 @@
-"""The admin site of the mid-office: the dashboard is its first page, and its login is throttled."""
+"""The admin site of the mid-office: the dashboard is its first page, and its sign-in is locked out
+after repeated failures (django-axes, see midoffice/login_lockout.py)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.contrib import admin
@@ -13,36 +13,24 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from midoffice.dashboard import dashboard_build
-from midoffice.login_throttle import (
-    login_failure_record,
-    login_failures_clear,
-    login_wait_seconds,
-    remote_addr_of,
-)
+from midoffice.login_lockout import one_sign_in_at_a_time
+from paysite.proxy import client_address
 
 
-class ThrottledAuthenticationForm(AdminAuthenticationForm):
-    """Refuses to check a password after too many failures for this username from this address."""
-
-    error_messages = {
-        **AdminAuthenticationForm.error_messages,
-        "throttled": "Too many failed sign-ins for this username from your address. "
-                     "Wait %(minutes)s minute(s) and try again.",
-    }
+class SerializedAuthenticationForm(AdminAuthenticationForm):
+    """Django's admin sign-in, checked one at a time per client address, so that axes' count of
+    failures is up to date when the next sign-in from that address is checked."""
 
     def clean(self) -> dict[str, Any]:
-        username = str(self.cleaned_data.get("username") or "")
-        remote_addr = remote_addr_of(self.request)
-        wait = login_wait_seconds(username=username, remote_addr=remote_addr)
-        if wait:
-            raise ValidationError(self.error_messages["throttled"], code="throttled",
-                                  params={"minutes": math.ceil(wait / 60)})
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            login_failure_record(username=username, remote_addr=remote_addr)
-            raise
-        login_failures_clear(username=username, remote_addr=remote_addr)
+        refused: ValidationError | None = None
+        with one_sign_in_at_a_time(client_address(self.request) if self.request else ""):
+            try:
+                cleaned = super().clean()
+            except ValidationError as error:
+                # Raised outside the transaction: the failure axes just counted must be committed.
+                refused = error
+        if refused is not None:
+            raise refused
         return cleaned
 
 
@@ -51,7 +39,7 @@ class PaysiteAdminSite(admin.AdminSite):
     site_title = "paysite mid-office"
     index_title = "Dashboard"
     index_template = "admin/midoffice/index.html"
-    login_form = ThrottledAuthenticationForm
+    login_form = SerializedAuthenticationForm
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         context = dict(extra_context or {})

@@ -1,17 +1,20 @@
 """Settings for the payment backend.
 
 Every value comes from the environment (or a `.env` file), with the names and defaults of
-`bps-contract.md`. With DEBUG on, demo values fill the gaps so a fresh machine runs the demo;
-with DEBUG off, a missing secret stops start-up with a one-line message naming the variable.
+`bps-contract.md`. DEBUG is off unless set: then a missing or demo secret, or a malformed one,
+stops start-up with a one-line message naming the variable (paysite/startup.py). With DEBUG on
+(`make run`, the tests), demo values fill the gaps so a fresh machine runs the demo.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 
+from paysite import startup
 from paysite.fs_broker import folders as fs_broker_folders
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,28 +23,24 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 
 
-def _secret(name: str, demo_value: str) -> str:
-    """A secret that production must set itself: a demo value only while DEBUG is on."""
-    value = env.str(name, default="")
-    if value:
-        return value
-    if DEBUG:
-        return demo_value
-    # SystemExit with a string prints exactly one line and stops manage.py, gunicorn and celery.
-    raise SystemExit(f"paysite: {name} is not set; it is required when DEBUG is off.")
+def _secret(name: str) -> str:
+    """A secret that production must set itself: the demo value only while DEBUG is on."""
+    return startup.secret(name, env.str(name, default=""), debug=DEBUG)
 
 
-SECRET_KEY = _secret("SECRET_KEY", "demo-only-secret-key-never-use-in-production-0123456789abcdef")
+SECRET_KEY = _secret("SECRET_KEY")
 
 # --- The PSP -------------------------------------------------------------------------------
 PSP_BASE_URL = env.str("PSP_BASE_URL", default="http://127.0.0.1:8001").rstrip("/")
-PSP_API_KEY = _secret("PSP_API_KEY", "sk_test_sandbox")
-PSP_WEBHOOK_SECRET = _secret("PSP_WEBHOOK_SECRET", "whsec_nQxn1sKGmCmOppoXCnxzKgmOWNcR+WOQZGWjuJADFX8=")
+PSP_API_KEY = _secret("PSP_API_KEY")
+PSP_WEBHOOK_SECRET = startup.webhook_secret("PSP_WEBHOOK_SECRET", _secret("PSP_WEBHOOK_SECRET"))
 # A second secret accepted during a rotation, so that no event is lost while both are live.
-PSP_WEBHOOK_SECRET_PREVIOUS = env.str("PSP_WEBHOOK_SECRET_PREVIOUS", default="")
+PSP_WEBHOOK_SECRET_PREVIOUS = startup.webhook_secret(
+    "PSP_WEBHOOK_SECRET_PREVIOUS", env.str("PSP_WEBHOOK_SECRET_PREVIOUS", default="")
+)
 PSP_TIMEOUT = env.float("PSP_TIMEOUT", default=10.0)
 PSP_MAX_ATTEMPTS = env.int("PSP_MAX_ATTEMPTS", default=3)
 PSP_RETRY_BACKOFF = env.float("PSP_RETRY_BACKOFF", default=0.2)  # seconds before the 2nd try; doubles
@@ -93,9 +92,18 @@ WEBHOOK_REQUEUE_AFTER = env.float("WEBHOOK_REQUEUE_AFTER", default=30.0)
 WEBHOOK_REQUEUE_INTERVAL = env.float("WEBHOOK_REQUEUE_INTERVAL", default=5.0)
 
 # --- The mid-office (Django admin) ----------------------------------------------------------
-# Failed staff sign-ins allowed per username and address within the window, before the form waits.
+# Failed staff sign-ins allowed within the window, per username and address, and per address
+# over all usernames, before django-axes locks them out until the window has passed.
 ADMIN_LOGIN_MAX_FAILURES = env.int("ADMIN_LOGIN_MAX_FAILURES", default=5)
+ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20)
 ADMIN_LOGIN_WINDOW = env.int("ADMIN_LOGIN_WINDOW", default=900)
+# A staff session lasts a working day from sign-in.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+
+# --- Reverse proxies -----------------------------------------------------------------------
+# Peers (IPs or CIDR networks) whose X-Forwarded-For and X-Forwarded-Proto are believed; from any
+# other peer those headers are dropped (paysite/proxy.py). Empty: the BPS faces clients directly.
+TRUSTED_PROXIES = startup.networks("TRUSTED_PROXIES", env.list("TRUSTED_PROXIES", default=[]))
 
 # --- Django --------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -105,6 +113,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # the admin sign-in lockout
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN
@@ -115,6 +124,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "paysite.proxy.TrustedProxyMiddleware",  # first: everything below reads the client it settles
     "django.middleware.security.SecurityMiddleware",
     "paysite.middleware.BodySizeLimitMiddleware",
     "paysite.middleware.JsonErrorsMiddleware",
@@ -124,6 +134,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a locked-out sign-in into its page
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in before any password check
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "paysite.urls"
@@ -189,18 +205,41 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
-# --- Security: `manage.py check --deploy` passes with DEBUG off -----------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# --- Security: HTTPS follows SITE_URL -------------------------------------------------------
+# With an https:// SITE_URL and DEBUG off, plain HTTP is redirected (except /healthz), cookies are
+# secure, HSTS is sent and `manage.py check --deploy` passes. With an http:// SITE_URL nothing is
+# redirected: the BPS is reached over plain HTTP (a private network, or a proxy that speaks HTTP
+# to it), and a redirect would send every client to an https:// address that does not exist.
+# Whether a request came over HTTPS through a proxy is settled by paysite/proxy.py from
+# TRUSTED_PROXIES only, so SECURE_PROXY_SSL_HEADER stays unset (it would believe any client).
+_https = SITE_URL.startswith("https://") and not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+SECURE_HSTS_PRELOAD = _https
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
+
+# --- django-axes: the admin sign-in lockout (midoffice/login_lockout.py) ---------------------
+AXES_HANDLER = "midoffice.login_lockout.AddressCappedLockoutHandler"
+# Failures counted per username-and-address pair (capped at AXES_FAILURE_LIMIT) and per address
+# alone (capped at ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS by the handler).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(seconds=ADMIN_LOGIN_WINDOW)
+# The client as paysite/proxy.py settled it (never a header the client chose).
+AXES_CLIENT_IP_CALLABLE = "paysite.proxy.client_address"
+AXES_RESET_ON_SUCCESS = True
+# A try while locked out neither counts nor restarts the wait: the lock ends one window after the
+# failure that set it, as the page says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "admin/midoffice/locked_out.html"
+# No banner on every manage.py and celery start; failures and lockouts are still logged as warnings.
+AXES_VERBOSE = False
 
 # --- Django REST framework -----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -277,5 +316,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -5,6 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
+# Demo mode: DEBUG's default is off, and with it the demo secrets are refused.
+export DEBUG=true
 # Demo pace: the sandbox settles a "two hour" bank transfer in 14 s, and the poller looks at
 # unfinished payments within seconds. Anything set in the environment or .env wins.
 export PAYMENTS_POLL_INTERVAL="${PAYMENTS_POLL_INTERVAL:-5}"
