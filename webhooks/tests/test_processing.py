@@ -134,8 +134,10 @@ def test_events_left_received_are_found_again(client):
     assert events_requeue_stale(older_than_seconds=-1) == [stored.pk]
 
 
-def test_a_failed_event_whose_retry_was_lost_is_rung_again_when_its_retry_is_due(client, psp_stub):
-    # given an event whose processing failed (the PSP was down); its retry is a due time, not a message
+def test_a_failed_event_whose_retry_was_lost_is_rung_again_and_applied(client, psp_stub):
+    # given an event about a payment we must read from the PSP, whose processing failed (PSP down);
+    # its retry is a due time in the database, not a message that a broker restart could lose
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING)
     psp_stub.get(f"{PSP}/v1/payments/pay_6", status=503, json={"error": {"code": "internal_error", "message": ""}})
     stored = _receive(client, "payment.succeeded", payment_json(None, id="pay_6", metadata={}))
     with pytest.raises(PspUnavailable):
@@ -148,6 +150,11 @@ def test_a_failed_event_whose_retry_was_lost_is_rung_again_when_its_retry_is_due
         assert events_requeue_stale(older_than_seconds=30) == []  # rung: not again at the next sweep
     with time_machine.travel(stored.retry_at + timedelta(seconds=32)):
         assert events_requeue_stale(older_than_seconds=30) == [stored.pk]
+    # and when the rung task runs with the PSP back, the event is applied
+    psp_stub.replace("GET", f"{PSP}/v1/payments/pay_6", json=payment_json(attempt, id="pay_6", version=2))
+    assert event_process(event_pk=stored.pk) == "processed"
+    attempt.refresh_from_db()
+    assert attempt.status == AttemptStatus.SUCCEEDED
 
 
 def test_a_received_event_waiting_in_a_backlog_is_rung_again_at_most_once_per_sweep_age(client):

@@ -1,0 +1,153 @@
+"""Faults on a running system, end to end: the live BPS, the real sandbox PSP, a real Celery
+worker with its beat, PostgreSQL, and a Redis broker of the test's own that the test restarts or
+whose worker it kills. Every pending payment must reach the PSP's final status within about one
+poll interval, one longest poll delay and one poll lease of the fault's end, charged once."""
+
+import contextlib
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.db import connection
+
+from checkout.tests.factories import make_api_key
+from payments.models import PaymentAttempt, StatusChange
+from payments.polling import poll_lease
+from payments.states import FINAL_ATTEMPT_STATUSES
+from paysite.tests.processes import RedisServer, Worker
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.postgres, pytest.mark.redis]
+
+# Bank transfers stay pending at the PSP until its settle delay; the silent ones send no webhook,
+# so only the poller can learn them.
+METHODS = ["pm_bank_transfer", "pm_bank_transfer_silent", "pm_bank_transfer_fail"]
+SETTLE_SECONDS = 7200 * 0.0005  # the session sandbox's settle delay, scaled
+
+
+@contextlib.contextmanager
+def publishing_to(url):
+    """This process (the live server's webhook receiver) publishes its tasks to `url`."""
+    from paysite.celery import app
+
+    def reset():
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    before = app.conf.broker_url
+    app.conf.broker_url = url
+    reset()
+    try:
+        yield
+    finally:
+        app.conf.broker_url = before
+        reset()
+
+
+@pytest.fixture
+def broker(tmp_path, worker_settings, settings):
+    server = RedisServer(tmp_path).start()
+    worker_settings["CELERY_BROKER_URL"] = server.url
+    worker_settings["PSP_TIMEOUT"] = "1"  # so one poll's lease is a few seconds
+    settings.PSP_TIMEOUT = 1
+    with publishing_to(server.url):
+        yield server
+    server.kill()
+
+
+@pytest.fixture
+def shop(e2e, live_server):
+    _record, key = make_api_key()
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {key}"
+
+    def pay(index):
+        checkout = http.post(f"{live_server.url}/api/checkouts/", json={"amount": "12.50", "currency": "EUR"},
+                             timeout=30).json()
+        answer = http.post(f"{live_server.url}/api/checkouts/{checkout['id']}/buy-now/", timeout=60,
+                           json={"token": checkout["token"], "payment_method": METHODS[index % len(METHODS)]})
+        connection.close()
+        return answer.json()["attempt"]["id"]
+
+    http.pay = pay  # type: ignore[attr-defined]
+    return http
+
+
+def _pay_thirty(shop):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(shop.pay, range(30)))
+
+
+def _recovery_bound():
+    return (django_settings.PAYMENTS_POLL_INTERVAL + django_settings.PAYMENTS_POLL_MAX_DELAY
+            + poll_lease().total_seconds() + 5)
+
+
+def _wait_all_final(attempt_ids, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if PaymentAttempt.objects.filter(id__in=attempt_ids, status__in=FINAL_ATTEMPT_STATUSES).count() == 30:
+            return time.monotonic() - (deadline - seconds)
+        time.sleep(0.25)
+    return None
+
+
+def _assert_as_the_psp_says_and_charged_once(sandbox, attempt_ids):
+    for attempt in PaymentAttempt.objects.filter(id__in=attempt_ids).select_related("checkout"):
+        truth = sandbox.get(f"/v1/payments/{attempt.psp_payment_id}")
+        assert (attempt.status, attempt.psp_version) == (truth["status"], truth["version"])
+        payments = sandbox.get(f"/sandbox/sessions/{attempt.checkout.psp_token}/payments")
+        assert len(payments["data"]) == 1
+        assert StatusChange.objects.filter(attempt=attempt, to_status__in=FINAL_ATTEMPT_STATUSES).count() == 1
+
+
+def _statuses(attempt_ids):
+    return Counter(PaymentAttempt.objects.filter(id__in=attempt_ids).values_list("status", flat=True))
+
+
+def test_restarting_the_broker_again_and_again_loses_no_payment(shop, e2e, broker, worker_settings, tmp_path):
+    # a PSP slow to answer polls, so that poll messages wait in the queue when the broker goes
+    e2e.faults({"path": "/v1/payments/{id}", "fault": "slow:0.3", "times": 1000})
+    worker = Worker(worker_settings, tmp_path / "worker.log").start()
+    try:
+        # given 30 bank transfers pending at the PSP, a third of them sending no webhook
+        attempt_ids = _pay_thirty(shop)
+        # when the broker restarts, empty, again and again for a few seconds while they settle
+        fault_ends = time.monotonic() + SETTLE_SECONDS + 1
+        while time.monotonic() < fault_ends:
+            broker.restart()
+            time.sleep(0.5)
+        # then every payment ends as the PSP says, within about one poll round of the last restart
+        took = _wait_all_final(attempt_ids, _recovery_bound())
+        assert took is not None, (_statuses(attempt_ids), worker.log()[-4000:])
+        print(f"converged {took:.1f} s after the last broker restart (bound {_recovery_bound():.1f} s)")
+        _assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
+    finally:
+        worker.stop()
+
+
+def test_a_worker_killed_while_it_polls_is_replaced_without_a_long_wait(shop, e2e, broker, worker_settings, tmp_path):
+    # given 30 pending bank transfers whose polls the PSP answers slowly, and a worker polling them
+    e2e.faults({"path": "/v1/payments/{id}", "fault": "slow:0.3", "times": 1000})
+    e2e.faults({"webhooks": {"drop": 1.0}})  # no webhook: only the poller can settle them
+    first = Worker(worker_settings, tmp_path / "first.log").start()
+    attempt_ids = _pay_thirty(shop)
+    deadline = time.monotonic() + 30
+    while not ("poll_due" in first.log() and "poll_attempt" in first.log()):
+        assert time.monotonic() < deadline, first.log()[-3000:]
+        time.sleep(0.1)
+    time.sleep(SETTLE_SECONDS)  # they have settled at the PSP; polls are in flight
+    # when the whole worker (pool and beat) is SIGKILLed mid-poll, and a new one starts
+    first.kill()
+    killed_at = time.monotonic()
+    second = Worker(worker_settings, tmp_path / "second.log").start()
+    try:
+        # then every payment ends as the PSP says within about one poll round and one poll lease
+        took = _wait_all_final(attempt_ids, _recovery_bound())
+        assert took is not None, (_statuses(attempt_ids), second.log()[-4000:])
+        print(f"converged {time.monotonic() - killed_at:.1f} s after the kill (bound {_recovery_bound():.1f} s)")
+        _assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
+    finally:
+        second.stop()
