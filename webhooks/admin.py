@@ -1,4 +1,4 @@
-"""Webhook events and refusals: read-only for everyone; a failed event can be processed again."""
+"""Webhook events: read-only for everyone; a failed event can be processed again."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from payments.admin_views import back_to, require_perm
 from payments.psp.parse import redact
 from payments.staff import staff_id
 from paysite.api_errors import ApiError
-from webhooks.models import WebhookEvent, WebhookRefusal
+from webhooks.models import WebhookEvent
 from webhooks.staff import event_reprocess
 
 MAX_REPROCESS = 100
@@ -83,8 +83,3 @@ class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
         self.message_user(request, f"Processed {len(failed)} failed event(s) again: {again} failed again.",
                           messages.WARNING if again else messages.SUCCESS)
 
-
-@admin.register(WebhookRefusal)
-class WebhookRefusalAdmin(FastListMixin, ReadOnlyAdmin):
-    list_display = ["hour", "reason", "count", "last_seen_at", "last_remote_addr"]
-    list_filter = ["reason"]

@@ -12,9 +12,36 @@ from payments.psp.types import PspPayment, PspProtocolError, PspRefund, PspSessi
 _SECRET_KEYS = frozenset({"token", "authorization", "api_key", "secret"})
 
 
+# psp-api.md's `version` grows by one per change; we store it in a 32-bit integer column.
+MAX_VERSION = 2**31 - 1
+
+
+def _text(body: dict[str, Any], key: str) -> str:
+    """A required, non-empty string field: a number, a list or an object there breaks the contract."""
+    value = body[key]
+    if not isinstance(value, str) or not value:
+        raise PspProtocolError(f"{key} must be a non-empty string")
+    return value
+
+
+def _optional_text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise PspProtocolError(f"{key} must be a string or null")
+    return value
+
+
+def _version(body: dict[str, Any]) -> int:
+    value = body["version"]
+    # bool is an int in Python, and 1.0 or "1" are not what the contract writes.
+    if type(value) is not int or not 1 <= value <= MAX_VERSION:
+        raise PspProtocolError(f"version must be an integer from 1 to {MAX_VERSION}")
+    return value
+
+
 def _money(body: dict[str, Any], key: str, *, allow_zero: bool = False) -> Decimal:
     try:
-        return parse_amount(body[key], body["currency"], allow_zero=allow_zero)
+        return parse_amount(body[key], _text(body, "currency"), allow_zero=allow_zero)
     except (KeyError, InvalidMoney) as exc:
         raise PspProtocolError(f"bad {key} in PSP answer: {exc}") from exc
 
@@ -26,23 +53,38 @@ def _time(value: Any) -> datetime:
         raise PspProtocolError(f"bad time in PSP answer: {value!r}") from exc
 
 
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PspProtocolError(f"{what} must be a JSON object")
+    return value
+
+
+def _or_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
 def payment_from(body: Any) -> PspPayment:
+    """A payment object of psp-api.md with every field of the type it documents; anything else
+    (a missing field, a number for a string, a float version) is a PspProtocolError."""
     try:
-        next_action = body.get("next_action") or {}
-        metadata = body.get("metadata") or {}
+        body = _object(body, "a payment")
+        next_action = _object(_or_empty(body.get("next_action")), "next_action")
+        metadata = _object(_or_empty(body.get("metadata")), "metadata")
+        if not all(isinstance(value, str) for value in metadata.values()):
+            raise PspProtocolError("metadata values must be strings")
         return PspPayment(
-            id=str(body["id"]),
-            token=str(body["token"]),
+            id=_text(body, "id"),
+            token=_text(body, "token"),
             amount=_money(body, "amount"),
-            currency=str(body["currency"]),
-            payment_method=str(body["payment_method"]),
-            status=str(body["status"]),
-            version=int(body["version"]),
+            currency=_text(body, "currency"),
+            payment_method=_text(body, "payment_method"),
+            status=_text(body, "status"),
+            version=_version(body),
             refunded_amount=_money(body, "refunded_amount", allow_zero=True),
-            failure_code=body.get("failure_code"),
-            failure_message=body.get("failure_message"),
-            action_url=next_action.get("url"),
-            metadata={str(k): str(v) for k, v in metadata.items()},
+            failure_code=_optional_text(body, "failure_code"),
+            failure_message=_optional_text(body, "failure_message"),
+            action_url=_optional_text(next_action, "url"),
+            metadata=dict(metadata),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PspProtocolError(f"bad payment object from the PSP: {exc!r}") from exc
@@ -65,14 +107,16 @@ def session_from(body: Any) -> PspSession:
 
 
 def refund_from(body: Any) -> PspRefund:
+    """A refund object of psp-api.md with every field of the type it documents."""
     try:
+        body = _object(body, "a refund")
         return PspRefund(
-            id=str(body["id"]),
-            payment_id=str(body["payment_id"]),
+            id=_text(body, "id"),
+            payment_id=_text(body, "payment_id"),
             amount=_money(body, "amount"),
-            currency=str(body["currency"]),
-            status=str(body["status"]),
-            reason=body.get("reason"),
+            currency=_text(body, "currency"),
+            status=_text(body, "status"),
+            reason=_optional_text(body, "reason"),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise PspProtocolError(f"bad refund object from the PSP: {exc!r}") from exc
@@ -89,4 +133,6 @@ def redact(value: Any) -> Any:
 
 def _mask(value: Any) -> str:
     text = str(value)
+    if text.startswith("…"):  # masked already (a stored webhook body shown again): keep its four
+        return text[:5]
     return f"…{text[-4:]}" if len(text) > 8 else "…"
