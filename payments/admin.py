@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
@@ -42,6 +42,13 @@ class NoWrites:
 
 class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
     """For records nobody may write by hand, superusers included."""
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        # Django redirects to the index for an unknown or malformed id; staff URLs answer 404.
+        found = super().get_object(request, object_id, from_field)
+        if found is None:
+            raise Http404("No such record.")
+        return found
 
 
 class ReadOnlyInline(NoWrites, admin.TabularInline):

@@ -7,13 +7,12 @@ import json
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
 from midoffice.changelists import FastListMixin
 from payments.admin import ReadOnlyAdmin
-from payments.admin_views import back_to, require_perm
+from payments.admin_views import back_to, object_or_404, require_perm
 from payments.psp.parse import redact
 from payments.staff import staff_id
 from paysite.api_errors import ApiError
@@ -58,7 +57,7 @@ class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
 
     def reprocess_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         require_perm(request, "webhooks.reprocess_event")
-        event = get_object_or_404(WebhookEvent, pk=object_id)
+        event = object_or_404(WebhookEvent, object_id)
         try:
             action = event_reprocess(event_pk=event.pk, actor_id=staff_id(request))
         except ApiError as exc:
