@@ -264,6 +264,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-checkouts": {"task": "checkout.tasks.expire_checkouts", "schedule": 60.0, "options": {"expires": 60.0}},
     "prune-psp-calls": {"task": "payments.tasks.prune_psp_calls", "schedule": 3600.0, "options": {"expires": 3600.0}},
+    "prune-webhook-bodies": {
+        "task": "webhooks.tasks.prune_webhook_bodies", "schedule": 3600.0, "options": {"expires": 3600.0},
+    },
     "prune-idempotency-records": {
         "task": "checkout.tasks.prune_idempotency_records", "schedule": 3600.0, "options": {"expires": 3600.0},
     },
@@ -275,5 +278,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # urllib3 logs every request line at DEBUG, GET /v1/sessions/{token} among them.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"}},
 }

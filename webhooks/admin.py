@@ -37,6 +37,8 @@ class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
 
     @admin.display(description="body (secrets masked)")
     def body_redacted(self, event: WebhookEvent) -> str:
+        if not event.body:
+            return "(cleared after the retention period)"
         try:
             return json.dumps(redact(json.loads(event.body)), indent=2, sort_keys=True, ensure_ascii=False)
         except ValueError:

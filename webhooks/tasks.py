@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from webhooks.processing import event_process, events_requeue_stale
+from webhooks.retention import webhook_bodies_prune
 
 # Retries back off up to 5 minutes: always far below the broker's visibility timeout.
 MAX_RETRY_DELAY = 300
@@ -25,3 +26,8 @@ def requeue_stale_events() -> int:
     for event_pk in stale:
         process_event.delay(event_pk)
     return len(stale)
+
+
+@shared_task
+def prune_webhook_bodies() -> int:
+    return webhook_bodies_prune()

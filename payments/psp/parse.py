@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,8 @@ from payments.money import InvalidMoney, parse_amount
 from payments.psp.types import PspPayment, PspProtocolError, PspRefund, PspSession
 
 _SECRET_KEYS = frozenset({"token", "authorization", "api_key", "secret"})
+# A session token wherever it appears in free text: a URL path, an error message, a log line.
+_TOKEN_IN_TEXT = re.compile(r"tok_[A-Za-z0-9_\-]+")
 
 
 # psp-api.md's `version` grows by one per change; we store it in a 32-bit integer column.
@@ -123,12 +126,20 @@ def refund_from(body: Any) -> PspRefund:
 
 
 def redact(value: Any) -> Any:
-    """A copy fit for the timeline: session tokens and keys keep only their last four characters."""
+    """A copy fit for the timeline: session tokens and keys keep only their last four characters,
+    under their own keys and wherever a `tok_…` appears in a string."""
     if isinstance(value, dict):
         return {k: _mask(v) if k.lower() in _SECRET_KEYS else redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(item) for item in value]
+    if isinstance(value, str):  # an error message or a URL may quote a token
+        return mask_tokens(value)
     return value
+
+
+def mask_tokens(text: str) -> str:
+    """`text` with every session token (`tok_…`) cut to its last four characters, as on the timeline."""
+    return _TOKEN_IN_TEXT.sub(lambda found: _mask(found.group()), text)
 
 
 def _mask(value: Any) -> str:
