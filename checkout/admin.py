@@ -15,7 +15,7 @@ from checkout.models import ApiKey, Checkout
 from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin
 from midoffice.search import HELP_TEXT, parse_term
 from payments import admin_views
-from payments.admin import ReadOnlyAdmin, ReadOnlyInline, money
+from payments.admin import MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, money
 from payments.models import PaymentAttempt, Refund
 from payments.money import format_amount
 from payments.psp.parse import redact
@@ -115,7 +115,7 @@ class CheckoutAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(MissingRecordIs404, admin.ModelAdmin):
     list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]

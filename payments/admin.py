@@ -40,15 +40,18 @@ class NoWrites:
         return False
 
 
-class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
-    """For records nobody may write by hand, superusers included."""
+class MissingRecordIs404:
+    """An unknown or malformed id in a record's URL is a 404, where Django redirects home."""
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
-        # Django redirects to the index for an unknown or malformed id; staff URLs answer 404.
-        found = super().get_object(request, object_id, from_field)
+        found = super().get_object(request, object_id, from_field)  # type: ignore[misc]
         if found is None:
             raise Http404("No such record.")
         return found
+
+
+class ReadOnlyAdmin(MissingRecordIs404, NoWrites, admin.ModelAdmin):
+    """For records nobody may write by hand, superusers included."""
 
 
 class ReadOnlyInline(NoWrites, admin.TabularInline):

@@ -20,7 +20,7 @@ STAFF_PATHS = [
     "/admin/checkout/checkout/{id}/change/", "/admin/checkout/checkout/{id}/refund/",
     "/admin/webhooks/webhookevent/{id}/change/", "/admin/webhooks/webhookevent/{id}/reprocess/",
     "/admin/payments/pspcall/{id}/change/", "/admin/payments/statuschange/{id}/change/",
-    "/admin/payments/staffaction/{id}/change/",
+    "/admin/payments/staffaction/{id}/change/", "/admin/checkout/apikey/{id}/change/",
 ]
 
 
