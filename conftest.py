@@ -57,6 +57,15 @@ def _no_psp_backoff(settings):  # type: ignore[no-untyped-def]
     settings.PSP_RETRY_BACKOFF = 0
 
 
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings):  # type: ignore[no-untyped-def]
+    """Each test counts in a fresh in-memory cache, never in the demo's file cache under var/."""
+    import uuid
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"test-{uuid.uuid4().hex}"}}
+
+
 @pytest.fixture
 def operator(client, db):  # type: ignore[no-untyped-def]
     """A staff member in the "Payments operator" group, logged in on `client`."""

@@ -15,7 +15,7 @@ from checkout.models import ApiKey, Checkout, Storefront
 from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin, storefront_filter
 from midoffice.search import HELP_TEXT, parse_term
 from payments import admin_views
-from payments.admin import ReadOnlyAdmin, ReadOnlyInline, money
+from payments.admin import MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, money
 from payments.models import PaymentAttempt, Refund
 from payments.money import format_amount
 from payments.psp.parse import redact
@@ -126,7 +126,7 @@ class StorefrontAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(MissingRecordIs404, admin.ModelAdmin):
     list_display = ["name", "storefront", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = [storefront_filter("storefront")]
     list_select_related = ["storefront"]

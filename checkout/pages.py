@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from checkout import demo
 from checkout.models import Checkout
 from checkout.navigation import next_url_after_buy_now
+from checkout.redirects import is_allowed_redirect
 from checkout.services import checkout_create, demo_storefront
 from payments.buy_now import attempt_buy_now
 from payments.models import PaymentAttempt
@@ -125,6 +126,10 @@ def result(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
         "succeeded": attempt.status == AttemptStatus.SUCCEEDED,
         "failed": attempt.status == AttemptStatus.FAILED,
         "in_review": attempt.status == AttemptStatus.NEEDS_REVIEW,
+        # Checked again on the way out: a URL stored before the rule was strict, or by another
+        # path than the API, never sends the shopper elsewhere.
+        "success_url": checkout.success_url if is_allowed_redirect(checkout.success_url) else "",
+        "failure_url": checkout.failure_url if is_allowed_redirect(checkout.failure_url) else "",
     }
     return render(request, "checkout/result.html", context)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from checkout.models import ApiKey, Checkout, Storefront
+from checkout.redirects import is_allowed_redirect
 from payments.gateway import psp
 from payments.locks import lock_checkout
 from payments.money import CURRENCY_DIGITS, has_currency_digits
@@ -100,15 +99,6 @@ def _check_money(amount: Decimal, currency: str) -> None:
                        fields={"currency": ["Unsupported currency."]})
     if amount <= 0 or not has_currency_digits(amount, currency):
         raise ApiError(f"Invalid amount for {currency}.", code="invalid_amount", fields={"amount": ["Invalid amount."]})
-
-
-def is_allowed_redirect(url: str) -> bool:
-    """Only http(s) URLs on ALLOWED_REDIRECT_HOSTS: the shopper is never sent anywhere else."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and (parts.hostname or "") in settings.ALLOWED_REDIRECT_HOSTS
 
 
 def checkouts_expire_due(*, limit: int = 500) -> int:

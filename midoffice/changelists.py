@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -29,6 +28,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from midoffice.csv_cells import csv_cell
 from payments.money import CURRENCY_DIGITS
 from payments.staff import export_record, staff_id
 
@@ -115,26 +115,12 @@ class CsvExportMixin:
         writer = csv.writer(buffer)
         yield writer.writerow([header for header, _value in self.csv_columns])
         for row in rows.iterator(chunk_size=2000):
-            yield writer.writerow([_cell(value(row)) for _header, value in self.csv_columns])
+            yield writer.writerow([csv_cell(value(row)) for _header, value in self.csv_columns])
 
 
 class _Echo:
     def write(self, value: str) -> str:
         return value
-
-
-def _cell(value: object) -> object:
-    text = "" if value is None else str(value)
-    # A cell starting like a formula would run in a spreadsheet: make it plain text.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        Decimal(text)
-    except InvalidOperation:
-        return False
-    return True
 
 
 class _FixedChoicesFilter(admin.SimpleListFilter):

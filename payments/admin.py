@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
@@ -47,7 +47,17 @@ class NoWrites:
         return False
 
 
-class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+class MissingRecordIs404:
+    """An unknown or malformed id in a record's URL is a 404, where Django redirects home."""
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        found = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if found is None:
+            raise Http404("No such record.")
+        return found
+
+
+class ReadOnlyAdmin(MissingRecordIs404, NoWrites, admin.ModelAdmin):
     """For records nobody may write by hand, superusers included."""
 
 

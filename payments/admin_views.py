@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,6 +25,19 @@ from payments.selectors import checkout_refundable
 from payments.staff import attempt_ask_psp, refund_ask_psp, refund_close_unsent, refund_request, staff_id
 from payments.states import AttemptStatus, RefundStatus
 from paysite.api_errors import ApiError
+
+M = TypeVar("M", bound=Model)
+
+
+def object_or_404(queryset: QuerySet[M] | type[M], object_id: str) -> M:
+    """The row whose primary key is `object_id`; a 404 for an unknown or malformed one (not a
+    UUID, too long, out of range): a staff URL never answers 500 for what its id holds."""
+    model = queryset if isinstance(queryset, type) else queryset.model
+    try:
+        pk = model._meta.pk.to_python(object_id)
+    except ValidationError:
+        raise Http404("No such record.") from None
+    return get_object_or_404(queryset, pk=pk)
 
 
 def require_perm(request: HttpRequest, perm: str) -> None:
@@ -47,7 +61,7 @@ def ask_psp_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
     require_perm(request, "payments.ask_psp")
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    attempt = get_object_or_404(PaymentAttempt, id=object_id)
+    attempt = object_or_404(PaymentAttempt, object_id)
     action = attempt_ask_psp(attempt_id=attempt.id, actor_id=staff_id(request))
     model_admin.message_user(request, f"Asked the PSP: {action.outcome}.", messages.INFO)
     return back_to(request, checkout_url(attempt.checkout_id))
@@ -77,7 +91,7 @@ class RefundForm(forms.Form):
 def refund_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
     """Enter an amount and a reason, confirm on a second page, then one refund is requested."""
     require_perm(request, "payments.issue_refund")
-    checkout = get_object_or_404(Checkout, id=object_id)
+    checkout = object_or_404(Checkout, object_id)
     refundable = checkout_refundable(checkout=checkout)
     if refundable is None or refundable.left <= 0:
         model_admin.message_user(request, "Nothing is left to refund on this checkout.", messages.WARNING)
@@ -119,7 +133,7 @@ def _refund_page(model_admin: admin.ModelAdmin, request: HttpRequest, checkout: 
 def resolve_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
     """The PSP's truth about an attempt in review; staff confirm it, or note why it stays."""
     require_perm(request, "payments.resolve_review")
-    attempt = get_object_or_404(PaymentAttempt.objects.select_related("checkout"), id=object_id)
+    attempt = object_or_404(PaymentAttempt.objects.select_related("checkout"), object_id)
     if attempt.status != AttemptStatus.NEEDS_REVIEW:
         model_admin.message_user(request, f"This attempt is {attempt.status}, not in review.", messages.WARNING)
         return HttpResponseRedirect(checkout_url(attempt.checkout_id))

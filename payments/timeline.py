@@ -81,6 +81,8 @@ def _webhooks(checkout: Checkout) -> list[Entry]:
 
 
 def _webhook_body(body: str) -> str:
+    if not body:
+        return ""  # cleared after PSP_CALL_RETENTION_DAYS (webhooks.retention)
     try:
         return _pretty(json.loads(body))
     except ValueError:

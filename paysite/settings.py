@@ -185,6 +185,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-paysite.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Shared by every process: refused webhook deliveries are counted here, not in the database,
+# and the result page throttles its PSP questions here. Production points CACHE_URL at Redis
+# (redis://host:6379/N); the default, a file cache under var/, needs no server and is shared
+# by the processes of one machine.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -245,7 +251,7 @@ AXES_VERBOSE = False
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["checkout.api_keys.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["checkout.api_keys.HasApiKey"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["paysite.json_body.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "paysite.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -305,6 +311,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-checkouts": {"task": "checkout.tasks.expire_checkouts", "schedule": 60.0, "options": {"expires": 60.0}},
     "prune-psp-calls": {"task": "payments.tasks.prune_psp_calls", "schedule": 3600.0, "options": {"expires": 3600.0}},
+    "prune-webhook-bodies": {
+        "task": "webhooks.tasks.prune_webhook_bodies", "schedule": 3600.0, "options": {"expires": 3600.0},
+    },
     "prune-idempotency-records": {
         "task": "checkout.tasks.prune_idempotency_records", "schedule": 3600.0, "options": {"expires": 3600.0},
     },
@@ -316,5 +325,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # urllib3 logs every request line at DEBUG, GET /v1/sessions/{token} among them.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}, "urllib3": {"level": "INFO"},
+    },
 }

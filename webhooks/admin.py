@@ -1,4 +1,4 @@
-"""Webhook events and refusals: read-only for everyone; a failed event can be processed again."""
+"""Webhook events: read-only for everyone; a failed event can be processed again."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ import json
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
 from midoffice.changelists import FastListMixin
 from payments.admin import ReadOnlyAdmin
-from payments.admin_views import back_to, require_perm
+from payments.admin_views import back_to, object_or_404, require_perm
 from payments.psp.parse import redact
 from payments.staff import staff_id
 from paysite.api_errors import ApiError
-from webhooks.models import WebhookEvent, WebhookRefusal
+from webhooks.models import WebhookEvent
 from webhooks.staff import event_reprocess
 
 MAX_REPROCESS = 100
@@ -38,6 +37,8 @@ class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
 
     @admin.display(description="body (secrets masked)")
     def body_redacted(self, event: WebhookEvent) -> str:
+        if not event.body:
+            return "(cleared after the retention period)"
         try:
             return json.dumps(redact(json.loads(event.body)), indent=2, sort_keys=True, ensure_ascii=False)
         except ValueError:
@@ -58,7 +59,7 @@ class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
 
     def reprocess_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         require_perm(request, "webhooks.reprocess_event")
-        event = get_object_or_404(WebhookEvent, pk=object_id)
+        event = object_or_404(WebhookEvent, object_id)
         try:
             action = event_reprocess(event_pk=event.pk, actor_id=staff_id(request))
         except ApiError as exc:
@@ -83,8 +84,3 @@ class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
         self.message_user(request, f"Processed {len(failed)} failed event(s) again: {again} failed again.",
                           messages.WARNING if again else messages.SUCCESS)
 
-
-@admin.register(WebhookRefusal)
-class WebhookRefusalAdmin(FastListMixin, ReadOnlyAdmin):
-    list_display = ["hour", "reason", "count", "last_seen_at", "last_remote_addr"]
-    list_filter = ["reason"]

@@ -1,4 +1,5 @@
-"""Every verified delivery from the PSP, and a bounded tally of the refused ones."""
+"""Every verified delivery from the PSP. Refused ones are only counted, in the cache
+(`webhooks.refusals`), never stored."""
 
 from __future__ import annotations
 
@@ -52,20 +53,3 @@ class WebhookEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.event_id} {self.type} ({self.outcome})"
 
-
-class WebhookRefusal(models.Model):
-    """How many deliveries were refused, per hour and reason: counted, never stored one by one,
-    so a flood of junk cannot fill the database."""
-
-    hour = models.DateTimeField()
-    reason = models.CharField(max_length=32)
-    count = models.PositiveIntegerField(default=0)
-    last_seen_at = models.DateTimeField()
-    last_remote_addr = models.CharField(max_length=64, blank=True)
-
-    class Meta:
-        ordering = ["-hour"]
-        constraints = [models.UniqueConstraint(fields=["hour", "reason"], name="webhook_refusal_per_hour")]
-
-    def __str__(self) -> str:
-        return f"{self.hour:%Y-%m-%d %H:00} {self.reason}: {self.count}"

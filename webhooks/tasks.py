@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from webhooks.processing import event_process, events_requeue_stale
+from webhooks.retention import webhook_bodies_prune
 
 
 @shared_task
@@ -21,3 +22,8 @@ def requeue_stale_events() -> int:
     for event_pk in stale:
         process_event.delay(event_pk)
     return len(stale)
+
+
+@shared_task
+def prune_webhook_bodies() -> int:
+    return webhook_bodies_prune()

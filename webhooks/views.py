@@ -1,4 +1,10 @@
-"""`POST /webhooks/psp/`: verify on the raw bytes, record, answer 2xx; processing comes later."""
+"""`POST /webhooks/psp/`: verify on the raw bytes, record, answer 2xx; processing comes later.
+
+Whatever a delivery holds, the answer is a 2xx or a 4xx in the contract's error shape. A
+refused delivery (bad or missing signature headers, a signature or timestamp that does not
+verify, a signed body that is not an event) writes nothing to the database: it is counted in
+the cache (`webhooks.refusals`) and logged.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,14 @@ import time
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from paysite.api_errors import json_error
-from webhooks.services import event_record, refusal_count
+from webhooks.payloads import NotAnEvent, event_read
+from webhooks.refusals import refusal_count
+from webhooks.services import event_known, event_record
 from webhooks.signature import MalformedHeaders, VerificationError, verify
 
 logger = logging.getLogger(__name__)
@@ -28,15 +37,21 @@ def receive(request: HttpRequest) -> JsonResponse:
             now=time.time(),
         )
     except VerificationError as exc:
-        remote = request.META.get("REMOTE_ADDR", "")
-        refusal_count(reason=exc.reason, remote_addr=remote)
-        logger.warning("webhook refused (%s) from %s: %s", exc.reason, remote, exc)
         code = "invalid_request" if isinstance(exc, MalformedHeaders) else "invalid_signature"
-        return json_error(exc.status_code, code, str(exc))
-    event = event_record(event_id=event_id, headers=headers, body=body)
-    if event is None:
+        return _refuse(request, exc.reason, exc.status_code, code, str(exc))
+    try:
+        event = event_read(event_id, body)
+    except NotAnEvent as exc:
+        if event_known(event_id=event_id):  # psp-api.md: an id already recorded is 2xx, whatever its body
+            return JsonResponse({"received": True, "duplicate": True})
+        message = f"Signed correctly, but not a valid event: {exc}."
+        return _refuse(request, "invalid_event", 400, "invalid_event", message)
+    if event_record(event=event, headers=headers) is None:
         return JsonResponse({"received": True, "duplicate": True})
-    if event.error:
-        logger.warning("signed webhook %s is not a valid event: %s", event_id, event.error)
-        return json_error(400, "invalid_event", f"Signed correctly, but not a valid event: {event.error}.")
     return JsonResponse({"received": True, "duplicate": False})
+
+
+def _refuse(request: HttpRequest, reason: str, status: int, code: str, message: str) -> JsonResponse:
+    refusal_count(reason=reason, now=timezone.now())
+    logger.warning("webhook refused (%s) from %s: %s", reason, request.META.get("REMOTE_ADDR", ""), message)
+    return json_error(status, code, message)

@@ -13,7 +13,8 @@ from payments.dashboard import attempt_totals, attempts_per_hour, checkout_conve
 from payments.models import PaymentAttempt
 from payments.states import AttemptStatus, CheckoutStatus
 from payments.tests.factories import make_attempt
-from webhooks.models import WebhookEvent, WebhookRefusal
+from webhooks.models import WebhookEvent
+from webhooks.refusals import refusal_count
 from webhooks.selectors import webhook_health
 
 pytestmark = pytest.mark.django_db
@@ -98,8 +99,10 @@ def test_attempts_per_hour_by_outcome():
 def test_the_review_queue_and_webhook_health():
     attempt_aged(timedelta(hours=80), status=AttemptStatus.NEEDS_REVIEW)
     assert review_queue().count == 1
-    WebhookRefusal.objects.create(hour=NOW.replace(minute=0), reason="bad_signature", count=7, last_seen_at=NOW)
-    WebhookRefusal.objects.create(hour=NOW - timedelta(hours=30), reason="bad_signature", count=99, last_seen_at=NOW)
+    for _ in range(7):
+        refusal_count(reason="bad_signature", now=NOW.replace(minute=0))
+    for _ in range(9):
+        refusal_count(reason="bad_signature", now=NOW - timedelta(hours=30))
     WebhookEvent.objects.create(event_id="evt_1", headers={}, body="{}", outcome="failed", error="boom")
     WebhookEvent.objects.create(event_id="evt_2", headers={}, body="{}", outcome="processed")
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False):

@@ -73,7 +73,7 @@ def test_nobody_can_edit_a_status_or_an_amount(client, paid, who):
 
 
 READ_ONLY = ["payments/paymentattempt", "payments/refund", "payments/statuschange", "payments/pspcall",
-             "payments/staffaction", "webhooks/webhookevent", "webhooks/webhookrefusal", "checkout/checkout"]
+             "payments/staffaction", "webhooks/webhookevent", "checkout/checkout"]
 
 
 @pytest.mark.parametrize("model", READ_ONLY)

@@ -42,7 +42,7 @@ def populate(n):
 
 # Lists filtered by storefront pay one query for the filter's choices (the storefronts).
 PAGES = {
-    "/admin/": 16,  # with the refunds in review (count and oldest)
+    "/admin/": 15,  # with the refunds in review (count and oldest)
     "/admin/checkout/checkout/": 7,
     "/admin/payments/paymentattempt/": 7,
     "/admin/payments/refund/": 6,

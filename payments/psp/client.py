@@ -126,6 +126,9 @@ class HttpPspClient:
 
     # --- one HTTP exchange, with its retries -------------------------------------------------
     def _call(self, method: str, path: str, body: dict[str, Any] | None, key: str, context: Context) -> Any:
+        # Session tokens travel in GET /v1/sessions/{token}, and requests puts the URL in its
+        # error texts: what we raise, log or record says `…c0V`, never the token.
+        shown = f"{method} {_redact_path(path)}"
         headers = {"Idempotency-Key": key} if key else {}
         last_problem = ""
         for attempt in range(self.max_attempts):
@@ -138,14 +141,14 @@ class HttpPspClient:
                     timeout=(self.timeout, self.timeout), allow_redirects=False,
                 )
             except requests.RequestException as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
+                last_problem = parse.mask_tokens(f"{type(exc).__name__}: {exc}")
                 self._record(method, path, key, body, None, None, started, last_problem, context)
                 continue
             answer = _json_or_none(response)
             self._record(method, path, key, body, response.status_code, answer, started, "", context)
             if 200 <= response.status_code < 300:
                 if answer is None:
-                    raise PspProtocolError(f"{method} {path}: 2xx without a JSON body")
+                    raise PspProtocolError(f"{shown}: 2xx without a JSON body")
                 return answer
             code, message = _error_of(answer, response)
             if response.status_code in _RETRY_STATUSES or code == "idempotency_key_in_use":
@@ -153,11 +156,11 @@ class HttpPspClient:
                 continue
             if response.status_code in (401, 403) or response.status_code < 400:
                 # Our credentials or the PSP's routing are wrong: an operator problem, not the payment's.
-                logger.error("PSP refused our request: %s %s -> %s %s", method, path, response.status_code, code)
-                raise PspUnavailable(f"{method} {path}: {response.status_code} {code}")
+                logger.error("PSP refused our request: %s -> %s %s", shown, response.status_code, code)
+                raise PspUnavailable(f"{shown}: {response.status_code} {code}")
             error_class = PspNotFound if response.status_code == 404 else PspRejected
             raise error_class(response.status_code, code, message)
-        raise PspUnavailable(f"{method} {path}: no answer after {self.max_attempts} tries ({last_problem})")
+        raise PspUnavailable(f"{shown}: no answer after {self.max_attempts} tries ({last_problem})")
 
     def _sleep_before_retry(self, attempt: int) -> None:
         delay = min(2.0, self.backoff * 2 ** (attempt - 1))
@@ -191,11 +194,12 @@ def _json_or_none(response: requests.Response) -> Any:
 def _error_of(answer: Any, response: requests.Response) -> tuple[str, str]:
     error = answer.get("error") if isinstance(answer, dict) else None
     if isinstance(error, dict):
-        return str(error.get("code", "unknown")), str(error.get("message", ""))
+        # The PSP's own text may quote the token it was given.
+        code, message = str(error.get("code", "unknown"))[:64], str(error.get("message", ""))
+        return parse.mask_tokens(code), parse.mask_tokens(message)
     return "unknown", response.reason or ""
 
 
 def _redact_path(path: str) -> str:
     # Session tokens travel in the path of GET /v1/sessions/{token}.
-    head, _, last = path.rpartition("/")
-    return f"{head}/…{last[-4:]}" if last.startswith("tok_") else path
+    return parse.mask_tokens(path)

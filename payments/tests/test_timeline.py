@@ -15,6 +15,7 @@ from payments.states import AttemptStatus, CheckoutStatus
 from payments.tests.factories import PSP, make_attempt, payment_json
 from payments.timeline import checkout_timeline
 from payments.transitions import Cause, record_creation
+from webhooks.payloads import event_read
 from webhooks.processing import event_process
 from webhooks.services import event_record
 from webhooks.tests.factories import event
@@ -39,7 +40,8 @@ def test_the_timeline_tells_the_whole_story_in_order(psp_stub, django_capture_on
     with time_machine.travel(start + timezone.timedelta(seconds=3)):
         payload = event("payment.succeeded", payment_json(attempt, id="pay_1", version=2, token=checkout.psp_token))
         with django_capture_on_commit_callbacks(execute=False):
-            stored = event_record(event_id=payload["id"], headers={}, body=json.dumps(payload).encode())
+            read = event_read(payload["id"], json.dumps(payload).encode())
+            stored = event_record(event=read, headers={})
         event_process(event_pk=stored.pk)
     entries = checkout_timeline(checkout=checkout)
     story = [(entry.kind, entry.title.split(" → ")[0], entry.cause.split(" · ")[0]) for entry in entries]

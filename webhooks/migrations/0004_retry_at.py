@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('checkout', '0005_storefronts_required'),
-        ('webhooks', '0002_reprocess_permission'),
+        ('webhooks', '0003_refusals_counted_in_the_cache'),
     ]
 
     operations = [
