@@ -249,3 +249,27 @@ def test_a_nul_character_anywhere_in_the_body_is_a_400_even_with_an_idempotency_
     again = api_client.post("/api/checkouts/", data=json.dumps(body), content_type="application/json",
                             HTTP_IDEMPOTENCY_KEY="order-1042")
     assert (again.status_code, again.json()) == (400, response.json())
+
+
+# Refusals the fuzzer does not reach by itself (its bodies are small and JSON), sent on purpose.
+UNREACHED = [
+    ("/api/checkouts/", "oversized"), ("/api/checkouts/", "not_json"),
+    ("/api/checkouts/{checkout_id}/refunds/", "oversized"), ("/api/checkouts/{checkout_id}/refunds/", "not_json"),
+    ("/api/checkouts/{checkout_id}/buy-now/", "oversized"), ("/api/checkouts/{checkout_id}/buy-now/", "not_json"),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), UNREACHED)
+def test_the_refusals_the_fuzzer_does_not_reach_are_documented_too(checkouts, api_key, settings, path, body):
+    # given a POST with a body over the limit, or one that is not JSON
+    operation = schema[path]["POST"]
+    if body == "oversized":
+        case = operation.Case(path_parameters={"checkout_id": str(PAID)},
+                              body={"reason": "x" * (settings.API_MAX_BODY_BYTES + 1)}, media_type="application/json")
+    else:
+        case = operation.Case(path_parameters={"checkout_id": str(PAID)}, body="amount=5.00", media_type="text/plain")
+    # when it is sent with a live key
+    response = case.call_and_validate(headers={"Authorization": f"Bearer {api_key}"}, checks=CHECKS,
+                                      additional_checks=[contract_error_shape])
+    # then it is the documented refusal, in the contract's shape (the checks)
+    assert response.status_code == (413 if body == "oversized" else 415)
