@@ -48,4 +48,4 @@ bench-admin: $(VENV)/.dev
 bench: bench-psp bench-admin
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from checkout.serializers import (
     BuyNowOutput,
     CheckoutCreateInput,
     CheckoutOutput,
+    ErrorOutput,
     RefundInput,
     RefundOutput,
     parse_refund_amount,
@@ -32,9 +33,29 @@ from payments.transitions import Cause
 from paysite.api_errors import NotFound
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key", {"type": "string", "pattern": r"^[\x20-\x7e]{1,255}$"},  # what checkout.idempotency accepts
+    OpenApiParameter.HEADER, required=False,
     description="Replays the first answer for the same body; 422 for another body; 409 while in flight.",
 )
+
+# What each refusal means, for the schema: the status codes each operation really answers with.
+_REFUSALS = {
+    400: "Invalid input (`invalid_request`, `invalid_amount`, `invalid_currency`, `invalid_payment_method`); "
+         "`fields` names the faulty fields.",
+    401: "`unauthorized`: missing or wrong API key.",
+    403: "`forbidden`: the token is not this checkout's.",
+    404: "`not_found`: no checkout has this id.",
+    409: "A state that forbids the request (`idempotency_key_in_use`, `checkout_expired`, `checkout_refunded`, "
+         "`not_refundable`, `refund_exceeds_payment`).",
+    413: "`payload_too_large`: the body is over the limit.",
+    415: "`unsupported_media_type`: the body is not sent as application/json.",
+    422: "`idempotency_key_reused`: this Idempotency-Key came with another request.",
+    503: "`psp_unavailable`: the PSP cannot be reached or refused to register the payment; nothing was stored.",
+}
+
+
+def refusals(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {status_code: OpenApiResponse(ErrorOutput, description=_REFUSALS[status_code]) for status_code in statuses}
 
 
 def _checkout_or_404(checkout_id: uuid.UUID, storefront: Storefront) -> Checkout:
@@ -52,7 +73,10 @@ def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
 
 
 class CheckoutCollection(APIView):
-    @extend_schema(request=CheckoutCreateInput, responses={201: CheckoutOutput}, parameters=[IDEMPOTENCY_HEADER])
+    @extend_schema(
+        request=CheckoutCreateInput, parameters=[IDEMPOTENCY_HEADER],
+        responses={201: CheckoutOutput, **refusals(400, 401, 409, 413, 415, 422, 503)},
+    )
     @idempotent
     def post(self, request: Request, *, resource_id: uuid.UUID) -> Response:
         data = _valid(CheckoutCreateInput, request.data)
@@ -65,13 +89,16 @@ class CheckoutCollection(APIView):
 
 
 class CheckoutDetail(APIView):
-    @extend_schema(responses={200: CheckoutOutput})
+    @extend_schema(responses={200: CheckoutOutput, **refusals(401, 404)})
     def get(self, request: Request, checkout_id: uuid.UUID) -> Response:
         return Response(CheckoutOutput(_checkout_or_404(checkout_id, caller_storefront(request))).data)
 
 
 class CheckoutRefunds(APIView):
-    @extend_schema(request=RefundInput, responses={201: RefundOutput}, parameters=[IDEMPOTENCY_HEADER])
+    @extend_schema(
+        request=RefundInput, parameters=[IDEMPOTENCY_HEADER],
+        responses={201: RefundOutput, **refusals(400, 401, 404, 409, 413, 415, 422)},
+    )
     @idempotent
     def post(self, request: Request, checkout_id: uuid.UUID, *, resource_id: uuid.UUID) -> Response:
         data = _valid(RefundInput, request.data)
@@ -90,7 +117,10 @@ class BuyNow(APIView):
     authentication_classes: list[type] = []
     permission_classes: list[type] = []
 
-    @extend_schema(request=BuyNowInput, responses={200: BuyNowOutput, 201: BuyNowOutput})
+    @extend_schema(
+        request=BuyNowInput,
+        responses={200: BuyNowOutput, 201: BuyNowOutput, **refusals(400, 403, 404, 409, 413, 415)},
+    )
     def post(self, request: Request, checkout_id: uuid.UUID) -> Response:
         data = _valid(BuyNowInput, request.data)
         result = attempt_buy_now(checkout_id=checkout_id, cause=Cause(kind="shopper"), **data)

@@ -144,3 +144,20 @@ class RefundOutput(serializers.ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_failure_code(self, refund: Refund) -> str | None:
         return refund.failure_code or None
+
+
+class ErrorDetail(serializers.Serializer):
+    code = serializers.RegexField(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$", help_text="snake_case, stable: branch on it.")
+    message = serializers.CharField(help_text="For people; may change.")
+    # The contract names it `fields`; DRF's metaclass takes declared fields off the class, so the
+    # Serializer.fields property is left as it was.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="The faulty input fields and what is wrong with each; {} when no field is at fault.",
+    )
+
+
+class ErrorOutput(serializers.Serializer):
+    """Every refusal of the API, whatever its status: {"error": {"code", "message", "fields"}}."""
+
+    error = ErrorDetail()

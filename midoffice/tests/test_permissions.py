@@ -1,5 +1,7 @@
 """Who may do what in the mid-office: viewers read, operators act, nobody writes a status by hand."""
 
+import json
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -7,7 +9,7 @@ from checkout.tests.factories import make_checkout
 from midoffice.tests.factories import OPERATOR, VIEWER, ensure_staff_groups, make_staff
 from payments.models import PaymentAttempt, Refund, StaffAction
 from payments.states import AttemptStatus, CheckoutStatus
-from payments.tests.factories import make_attempt
+from payments.tests.factories import make_attempt, payment_json
 from webhooks.tests.factories import event
 
 pytestmark = pytest.mark.django_db
@@ -87,19 +89,22 @@ def test_read_only_records_refuse_add_change_and_delete_even_for_superusers(clie
 
 
 def test_a_superuser_cannot_delete_an_attempt_or_an_event(client, paid):
+    # given a recorded PSP event about a succeeded attempt, whose processing failed
     _checkout, attempt = paid
     from webhooks.models import WebhookEvent
 
+    body = json.dumps(event("payment.succeeded", payment_json(attempt, id="pay_1"), event_id="evt_1"))
     stored = WebhookEvent.objects.create(event_id="evt_1", type="payment.succeeded", headers={},
-                                         body="{}", outcome="failed")
+                                         body=body, outcome="failed")
     client.force_login(make_staff(superuser=True))
+    # when a superuser tries to delete the attempt and the event, and to edit the event
     assert client.post(f"/admin/payments/paymentattempt/{attempt.id}/delete/", {"post": "yes"}).status_code == 403
     assert client.post(f"/admin/webhooks/webhookevent/{stored.pk}/delete/", {"post": "yes"}).status_code == 403
-    assert client.post(f"/admin/webhooks/webhookevent/{stored.pk}/change/", {"outcome": "processed"}).status_code == 403
-    assert PaymentAttempt.objects.filter(id=attempt.id).exists()
-    stored.refresh_from_db()
-    assert stored.outcome == "failed"
-    assert event("payment.succeeded", {})  # the factory module is importable here, used elsewhere
+    assert client.post(f"/admin/webhooks/webhookevent/{stored.pk}/change/",
+                       {"outcome": "processed", "body": "{}"}).status_code == 403
+    # then both rows are still there, exactly as they were
+    assert PaymentAttempt.objects.filter(id=attempt.id, status=AttemptStatus.SUCCEEDED).exists()
+    assert list(WebhookEvent.objects.values_list("event_id", "outcome", "body")) == [("evt_1", "failed", body)]
 
 
 def test_staff_without_a_group_see_no_payment_data(client, paid):

@@ -51,7 +51,7 @@ def test_buy_now_stores_the_attempt_pays_and_answers_201(client, psp_stub):
     sent = json.loads(psp_stub.calls[0].request.body)
     assert sent["redirect_url"] == f"http://127.0.0.1:8000/checkout/{checkout.id}/return/"
     assert sent["webhook_url"] == "http://127.0.0.1:8000/webhooks/psp/"
-    assert psp_stub.calls[0].request.headers["Idempotency-Key"] == attempt.idempotency_key
+    assert psp_stub.calls[0].request.headers["Idempotency-Key"] == f"bps-payment-{attempt.id}"
     moves = list(StatusChange.objects.filter(attempt=attempt).values_list("from_status", "to_status", "cause"))
     assert moves == [("", "started", "shopper"), ("started", "succeeded", "psp_answer")]
 
@@ -68,19 +68,36 @@ def test_a_second_click_answers_200_with_the_same_attempt_and_charges_nothing(cl
 
 
 def test_after_a_failed_attempt_the_shopper_can_try_another_method(client, psp_stub):
+    # given a PSP that declines one card and charges another, and an open checkout
     checkout = make_checkout()
-    _psp_pays(psp_stub, status="failed", failure_code="card_declined")
+
+    def answer(request):
+        sent = json.loads(request.body)
+        outcome = ({"status": "failed", "failure_code": "card_declined"} if sent["payment_method"] == "pm_card_declined"
+                   else {"status": "succeeded"})
+        payment = payment_json(metadata=sent["metadata"], token=sent["token"], payment_method=sent["payment_method"],
+                               **outcome)
+        return 201, {}, json.dumps(payment)
+
+    psp_stub.add_callback("POST", f"{PSP}/v1/payments", callback=answer, content_type="application/json")
+    # when the first card is declined
     declined = _buy(client, checkout, method="pm_card_declined")
+    # then the checkout is open again
     assert declined.json()["attempt"]["failure_code"] == "card_declined"
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.OPEN
-    psp_stub.reset()
-    _psp_pays(psp_stub, status="succeeded")
+    # when the shopper tries another card
     paid = _buy(client, checkout)
+    # then a second attempt pays
     assert paid.status_code == 201
     assert paid.json()["attempt"]["status"] == "succeeded"
-    assert PaymentAttempt.objects.count() == 2
-    assert len({call.request.headers["Idempotency-Key"] for call in psp_stub.calls}) == 1
+    first, second = PaymentAttempt.objects.order_by("created_at")
+    assert (str(first.id), str(second.id)) == (declined.json()["attempt"]["id"], paid.json()["attempt"]["id"])
+    # and each attempt went to the PSP once, under its own key: a retry of the first could never
+    # be taken for the second, nor the second be refused as a replay of the first
+    sent = [(json.loads(call.request.body)["payment_method"], call.request.headers["Idempotency-Key"])
+            for call in psp_stub.calls]
+    assert sent == [("pm_card_declined", f"bps-payment-{first.id}"), ("pm_card_visa", f"bps-payment-{second.id}")]
 
 
 def test_a_payment_that_needs_action_sends_the_browser_to_the_psp(client, psp_stub):
@@ -107,8 +124,8 @@ def test_a_lost_answer_leaves_the_attempt_started_and_due_for_a_poll(client, psp
     attempt = PaymentAttempt.objects.get()
     assert attempt.status == AttemptStatus.STARTED
     assert attempt.next_poll_at is not None
-    assert len(psp_stub.calls) == 3  # bounded retries, one key
-    assert {call.request.headers["Idempotency-Key"] for call in psp_stub.calls} == {attempt.idempotency_key}
+    # bounded retries, every one with the attempt's own key
+    assert [call.request.headers["Idempotency-Key"] for call in psp_stub.calls] == [f"bps-payment-{attempt.id}"] * 3
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.PROCESSING
 
