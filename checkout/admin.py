@@ -13,7 +13,7 @@ from django.urls import URLPattern, path
 from checkout.api_keys import api_key_revoke
 from checkout.models import ApiKey, Checkout, Storefront
 from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin, storefront_filter
-from midoffice.search import HELP_TEXT, parse_term
+from midoffice.search import HELP_TEXT, parse_term, reference_prefix
 from payments import admin_views
 from payments.admin import MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, money
 from payments.models import PaymentAttempt, Refund
@@ -93,7 +93,7 @@ class CheckoutAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         elif term.kind == "refund":
             condition = Q(id__in=Refund.objects.filter(psp_refund_id=term.text).values("checkout_id"))
         elif term.kind == "reference":
-            condition = Q(reference__startswith=term.text)
+            condition = reference_prefix(term.text)
         else:
             return queryset.none(), False
         return queryset.filter(condition), False

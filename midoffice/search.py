@@ -11,6 +11,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.db.models import F, Q
+from django.db.models.functions import Left
+from django.db.models.lookups import Exact
+
 HELP_TEXT = (
     "An id (exact), a token tok_…, a PSP id pay_… / re_… / evt_… (exact), or the start of the shop's reference."
 )
@@ -38,3 +42,10 @@ def parse_term(search: str) -> Term | None:
         if text.startswith(prefix):
             return Term(kind=kind, text=text)
     return Term(kind="reference", text=text)
+
+
+def reference_prefix(text: str, field: str = "reference") -> Q:
+    """The rows whose `field` starts with `text`, case-sensitively on every database: `LIKE 'x%'`
+    (which the varchar_pattern_ops index serves on PostgreSQL) and the first characters compared
+    exactly (SQLite's LIKE ignores ASCII case)."""
+    return Q(**{f"{field}__startswith": text}) & Q(Exact(Left(F(field), len(text)), text))

@@ -23,7 +23,7 @@ from midoffice.changelists import (
     fixed_filter,
     storefront_filter,
 )
-from midoffice.search import HELP_TEXT, parse_term
+from midoffice.search import HELP_TEXT, parse_term, reference_prefix
 from payments import admin_views
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
 from payments.money import format_amount
@@ -164,7 +164,7 @@ class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAd
         conditions = {
             "id": lambda: Q(id=term.id) | Q(checkout_id=term.id), "token": lambda: Q(checkout__psp_token=term.text),
             "payment": lambda: Q(psp_payment_id=term.text),
-            "reference": lambda: Q(checkout__reference__startswith=term.text),
+            "reference": lambda: reference_prefix(term.text, "checkout__reference"),
         }
         condition = conditions.get(term.kind)
         return (queryset.filter(condition()) if condition else queryset.none()), False
@@ -218,7 +218,7 @@ class RefundAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
             return queryset, False
         conditions = {
             "id": lambda: Q(id=term.id) | Q(checkout_id=term.id), "refund": lambda: Q(psp_refund_id=term.text),
-            "reference": lambda: Q(checkout__reference__startswith=term.text),
+            "reference": lambda: reference_prefix(term.text, "checkout__reference"),
         }
         condition = conditions.get(term.kind)
         return (queryset.filter(condition()) if condition else queryset.none()), False
