@@ -16,14 +16,26 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = "/usr/bin/chromium"
 
 
+# What a marked test needs, and the setting that provides it (the README's second test command).
+_SERVICES = {
+    "postgres": ("PostgreSQL", "DATABASE_URL=postgres://postgres@127.0.0.1:5432/paysite"),
+    "redis": ("Redis", "CELERY_BROKER_URL=redis://127.0.0.1:6379/1"),
+}
+
+
 def _missing_service(item: pytest.Item) -> str:
+    missing = []
     engine = settings.DATABASES["default"]["ENGINE"]
     if item.get_closest_marker("postgres") and engine != "django.db.backends.postgresql":
-        return "needs PostgreSQL: set DATABASE_URL=postgres://…"
+        missing.append("postgres")
     if item.get_closest_marker("redis") and not settings.CELERY_BROKER_URL.startswith("redis"):
-        return "needs Redis: set CELERY_BROKER_URL=redis://…"
+        missing.append("redis")
+    if missing:
+        names = " and ".join(_SERVICES[name][0] for name in missing)
+        command = " ".join(_SERVICES[name][1] for name in missing)
+        return f"needs {names}: run {command} make test"
     if item.get_closest_marker("browser") and not os.path.exists(CHROMIUM):
-        return f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium"
+        return f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium (as root), then make test"
     return ""
 
 
@@ -122,8 +134,10 @@ def _isolated_broker(tmp_path_factory):  # type: ignore[no-untyped-def]
         os.environ["CELERY_BROKER_DIR"] = folder
     yield queue
     if settings.CELERY_BROKER_URL.startswith("redis"):
+        from paysite.tests.processes import redis_forget
+
         with app.connection_for_write() as connection:
-            connection.default_channel.client.delete(queue)  # leave nothing behind in Redis
+            redis_forget(connection.default_channel.client, queue)  # leave nothing behind in Redis
 
 
 @pytest.fixture(scope="session")

@@ -280,7 +280,7 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 if not CELERY_BROKER_URL:
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"  # a hostname, or kombu warns on every connection
     CELERY_BROKER_TRANSPORT = "paysite.fs_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = fs_broker_folders(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_TASK_ALWAYS_EAGER = False

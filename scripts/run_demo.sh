@@ -20,9 +20,10 @@ stopping=""
 stop() {
     trap - INT TERM EXIT
     stopping=yes
-    echo; echo "Stopping the demo…"
+    echo; echo "Stopping the demo (${#pids[@]} processes)…"
     kill -TERM "${pids[@]}" 2>/dev/null
     wait 2>/dev/null
+    echo "The demo has stopped."
 }
 trap stop INT TERM EXIT
 
@@ -48,4 +49,9 @@ cat <<MSG
 
 MSG
 wait -n "${pids[@]}"
-[ -n "$stopping" ] || echo "A demo process stopped; stopping the others."
+status=$?
+# Ctrl-C reaches every process at once, so one of them may end before this script hears it:
+# a status above 128 is a signal (130 for Ctrl-C), not a crash.
+if [ -z "$stopping" ] && [ "$status" -le 128 ]; then
+    echo "A demo process exited by itself (status $status; its output is above); stopping the others."
+fi

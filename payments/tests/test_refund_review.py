@@ -49,6 +49,7 @@ def test_staff_asking_the_psp_resends_it_with_its_own_key_and_it_leaves_review(c
     psp_stub.replace("POST", REFUNDS, json=refund_json("pay_1", id="re_1", amount="12.50"), status=201)
     # when staff ask the PSP from the refund's review page, hours later
     with time_machine.travel(stuck.created_at + timedelta(hours=5)):
+        client.force_login(operator)
         response = client.post(f"/admin/payments/refund/{stuck.id}/review/", {"decision": "ask"})
     # then it was sent again with its own key, and follows the PSP's answer
     assert response.status_code == 302
@@ -64,6 +65,7 @@ def test_past_the_psps_key_memory_asking_sends_nothing_and_staff_close_it_with_a
     sent_before = len(_keys_sent(psp_stub))
     later = stuck.created_at + PSP_KEY_MEMORY + timedelta(minutes=1)
     with time_machine.travel(later):
+        client.force_login(operator)  # a day later: a new working day's session
         # when staff ask the PSP a day later, nothing is resent (the PSP forgot the key)
         client.post(f"/admin/payments/refund/{stuck.id}/review/", {"decision": "ask"})
         assert len(_keys_sent(psp_stub)) == sent_before

@@ -77,7 +77,7 @@ class Worker:
         command = [
             sys.executable, "-m", "celery", "-A", "paysite", "worker", "--loglevel", "INFO",
             "--concurrency", str(self.concurrency), "--queues", self.env["CELERY_TASK_DEFAULT_QUEUE"],
-            "--hostname", f"e2e-{os.getpid()}-{time.monotonic_ns()}@%h", "--without-mingle", "--without-gossip",
+            "--hostname", f"{worker_marker()}{time.monotonic_ns()}@%h", "--without-mingle", "--without-gossip",
         ]
         if self.beat:
             command += ["--beat", "--schedule", str(self.log_path.with_suffix(".beat"))]
@@ -163,3 +163,37 @@ def _answers(port: int) -> bool:
             return connection.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def worker_marker() -> str:
+    """What every worker hostname started by this test process begins with."""
+    return f"e2e-{os.getpid()}-"
+
+
+def redis_forget(client: Any, queue: str) -> None:
+    """Remove what this test session left in the broker's Redis: its queue and its bindings, the
+    pidbox queues of the workers it started and their bindings, and its unacknowledged messages.
+    Others' keys in the same database are left alone."""
+    marker = worker_marker().encode()
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    for key in client.scan_iter(match=f"{worker_marker()}*"):
+        client.delete(key)
+    for key in client.scan_iter(match="_kombu.binding*"):
+        kind = client.type(key)
+        if kind == b"set":
+            ours = [member for member in client.smembers(key) if marker in member]
+            if ours:
+                client.srem(key, *ours)
+        elif kind == b"zset":
+            ours = [member for member in client.zrange(key, 0, -1) if marker in member]
+            if ours:
+                client.zrem(key, *ours)
+    # Binding lifetimes kept for exchanges whose bindings are gone now (the pidbox's, when ours
+    # were its only ones).
+    for exchange in client.zrange("_kombu.binding_deadlines", 0, -1):
+        if not client.exists(b"_kombu.binding." + exchange):
+            client.zrem("_kombu.binding_deadlines", exchange)
+    for tag, payload in client.hgetall("unacked").items():
+        if queue.encode() in payload or marker in payload:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
