@@ -1,4 +1,4 @@
-"""The sandbox PSP: a stand-alone program implementing /work/shared/psp-api.md.
+"""The sandbox PSP: a stand-alone program implementing docs/psp-protocol.md.
 
 It stands for a company we do not control, so it shares no code, settings or
 tables with the Django project and runs on the Python standard library only.

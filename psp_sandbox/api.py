@@ -15,6 +15,8 @@ from .config import Config
 from .errors import invalid_request, not_found
 from .events import EventWriter
 from .faults import FaultRegistry, is_valid_kind
+from .home import HEADERS as HOME_HEADERS
+from .home import home_page, load_overview
 from .messages import Request, Response, json_response
 from .objects import JsonObject, payment_json, refund_json
 from .pages import return_url, three_ds_page
@@ -56,6 +58,8 @@ class Api:
 
     def routes(self) -> Router:
         router = Router()
+        # A browser's landing page; it never uses up an armed fault.
+        router.add("GET", "/", self.home, kind="page", faultable=False)
         router.add("POST", "/v1/sessions", self.create_session, kind="write")
         router.add("GET", "/v1/sessions/{token}", self.get_session, kind="read")
         router.add("POST", "/v1/payments", self.create_payment, kind="write")
@@ -124,6 +128,19 @@ class Api:
         """Sandbox only: every payment ever made with a token, oldest first, so that tests can
         count charges (the contract's API shows only the latest)."""
         return {"data": [payment_json(row) for row in session_payments(conn, call.params["token"])]}
+
+    # the home page (no bearer key: it is a browser; read-only, nothing secret) --
+
+    def home(self, call: Call) -> Response:
+        with self._db.read() as conn:
+            overview = load_overview(conn)
+        body = home_page(
+            base_url=call.request.base_url,
+            config=self._config,
+            overview=overview,
+            faults=self._faults.as_json(),
+        )
+        return Response(200, body, content_type="text/html; charset=utf-8", headers=list(HOME_HEADERS))
 
     # the shopper's 3-D Secure page (no bearer key: it is a browser) ---------
 

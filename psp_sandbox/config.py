@@ -96,8 +96,8 @@ _OPTIONS: list[tuple[str, Callable[[str], Any], str]] = [
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m psp_sandbox",
-        description="Sandbox PSP implementing psp-api.md. Every option can also be "
-        f"set as an environment variable {ENV_PREFIX}<NAME>; the command line wins.",
+        description="Sandbox PSP implementing the PSP protocol (docs/psp-protocol.md). Every option "
+        f"can also be set as an environment variable {ENV_PREFIX}<NAME>; the command line wins.",
     )
     defaults = Config()
     for name, parse, text in _OPTIONS:

@@ -22,7 +22,7 @@ def error_body(code: str, message: str) -> dict[str, object]:
 
 def invalid_request(message: str, status: int = 422) -> ApiError:
     # 400 is for a body that is not a JSON object or a malformed header; every
-    # field-level problem is 422 (psp-api.md, General).
+    # field-level problem is 422 (docs/psp-protocol.md, "Errors").
     return ApiError(status, "invalid_request", message)
 
 

@@ -1,4 +1,4 @@
-"""The sandbox's test payment methods (psp-api.md, "Test payment methods")."""
+"""The sandbox's test payment methods (docs/psp-protocol.md, "Test payment methods")."""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ EXPONENTS: dict[str, int] = {
 
 
 def _pattern(exponent: int) -> re.Pattern[str]:
-    # The exact regex of psp-api.md: the fraction is required when the
-    # exponent is positive and absent when it is zero.
+    # The exact regex of docs/psp-protocol.md ("Money"): the fraction is
+    # required when the exponent is positive and absent when it is zero.
     fraction = rf"\.[0-9]{{{exponent}}}" if exponent else ""
     return re.compile(rf"(0|[1-9][0-9]{{0,7}}){fraction}")
 

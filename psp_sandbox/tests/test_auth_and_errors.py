@@ -205,7 +205,7 @@ def test_unknown_ids_are_404_not_found(psp: Psp) -> None:
 
 def test_an_unknown_path_is_404_and_a_wrong_method_405(psp: Psp) -> None:
     _assert_error(psp.get("/v1/nothing/here"), 404, "not_found")
-    _assert_error(psp.get("/"), 404, "not_found")
+    _assert_error(psp.get("/index.html"), 404, "not_found")
     _assert_error(psp.get("/v1/sessions"), 405, "method_not_allowed")
     _assert_error(
         psp.http.delete(psp.url + "/v1/payments/pay_x", timeout=10),
