@@ -1,4 +1,4 @@
-"""Idempotency-Key for the storefront's POSTs, with the semantics of psp-api.md.
+"""Idempotency-Key for the storefront's POSTs, with the semantics of docs/psp-protocol.md.
 
 The same key with the same body replays the first answer (plus `Idempotent-Replayed: true`);
 another body is 422 `idempotency_key_reused`; a key whose first request is still running is

@@ -15,7 +15,7 @@ class WebhookEvent(models.Model):
         PROCESSED = "processed"
         IGNORED = "ignored"  # nothing to apply: unknown to us, or older than what we know
         FAILED = "failed"  # processing raised; retried, then left for staff
-        INVALID = "invalid"  # correctly signed, but not an event of psp-api.md
+        INVALID = "invalid"  # correctly signed, but not an event of docs/psp-protocol.md
 
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=64, blank=True)

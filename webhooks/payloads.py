@@ -1,4 +1,4 @@
-"""A correctly signed body, read as an event of psp-api.md, or refused with the reason why.
+"""A correctly signed body, read as an event of docs/psp-protocol.md, or refused with the reason why.
 
 Pure: no ORM. Reading is bounded and strict, so that whatever a signed body holds (nesting
 deeper than the parser's recursion limit, `1e999999`, 5,000-digit integers, `NaN`, a list where
@@ -22,7 +22,7 @@ EVENT_TYPES = frozenset({
 
 
 class NotAnEvent(ValueError):
-    """Signed correctly, but not an event of psp-api.md; the message says why."""
+    """Signed correctly, but not an event of docs/psp-protocol.md; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def receive(request: HttpRequest) -> JsonResponse:
     try:
         event = event_read(event_id, body)
     except NotAnEvent as exc:
-        if event_known(event_id=event_id):  # psp-api.md: an id already recorded is 2xx, whatever its body
+        if event_known(event_id=event_id):  # docs/psp-protocol.md: an id already recorded is 2xx, whatever its body
             return JsonResponse({"received": True, "duplicate": True})
         message = f"Signed correctly, but not a valid event: {exc}."
         return _refuse(request, "invalid_event", 400, "invalid_event", message)

@@ -1,7 +1,7 @@
 """The storefront API and Buy Now fuzzed against their own OpenAPI schema with schemathesis.
 
 The WSGI app runs in this process on the test's PostgreSQL transaction; the PSP is replaced at
-its HTTP boundary by `responses`, answering with psp-api.md's objects. Most generated requests are
+its HTTP boundary by `responses`, answering with docs/psp-protocol.md's objects. Most generated requests are
 aimed at a few real checkouts (with their real tokens and payable amounts) so that Buy Now and
 refunds reach the code behind the 404. Every answer must be documented in the schema (status,
 content type, body) and every 4xx must have the contract's error shape.

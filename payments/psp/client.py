@@ -1,4 +1,4 @@
-"""The PSP interface and its implementation for psp-api.md over HTTP.
+"""The PSP interface and its implementation for docs/psp-protocol.md over HTTP.
 
 Every POST carries the caller's Idempotency-Key, and every retry of it (here, or by another
 process that derives the key from the same row) sends that same key, so a retry can never
@@ -67,7 +67,7 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class HttpPspClient:
-    """psp-api.md over a pooled `requests` session."""
+    """docs/psp-protocol.md over a pooled `requests` session."""
 
     def __init__(
         self, *, base_url: str, api_key: str, timeout: float, max_attempts: int = 3,

@@ -1,4 +1,4 @@
-"""Turning the PSP's JSON into typed values; a body that breaks psp-api.md is a PspProtocolError."""
+"""Turning the PSP's JSON into typed values; a body that breaks docs/psp-protocol.md is a PspProtocolError."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _SECRET_KEYS = frozenset({"token", "authorization", "api_key", "secret"})
 _TOKEN_IN_TEXT = re.compile(r"tok_[A-Za-z0-9_\-]+")
 
 
-# psp-api.md's `version` grows by one per change; we store it in a 32-bit integer column.
+# docs/psp-protocol.md's `version` grows by one per change; we store it in a 32-bit integer column.
 MAX_VERSION = 2**31 - 1
 
 
@@ -67,7 +67,7 @@ def _or_empty(value: Any) -> Any:
 
 
 def payment_from(body: Any) -> PspPayment:
-    """A payment object of psp-api.md with every field of the type it documents; anything else
+    """A payment object of docs/psp-protocol.md with every field of the type it documents; anything else
     (a missing field, a number for a string, a float version) is a PspProtocolError."""
     try:
         body = _object(body, "a payment")
@@ -110,7 +110,7 @@ def session_from(body: Any) -> PspSession:
 
 
 def refund_from(body: Any) -> PspRefund:
-    """A refund object of psp-api.md with every field of the type it documents."""
+    """A refund object of docs/psp-protocol.md with every field of the type it documents."""
     try:
         body = _object(body, "a refund")
         return PspRefund(

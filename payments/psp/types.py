@@ -82,4 +82,4 @@ class PspNotFound(PspRejected):
 
 
 class PspProtocolError(PspError):
-    """The PSP answered 2xx with a body that does not follow psp-api.md."""
+    """The PSP answered 2xx with a body that does not follow docs/psp-protocol.md."""

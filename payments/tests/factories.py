@@ -1,4 +1,4 @@
-"""PSP answers as psp-api.md writes them, and attempts made directly."""
+"""PSP answers as docs/psp-protocol.md writes them, and attempts made directly."""
 
 from __future__ import annotations
 

@@ -143,7 +143,7 @@ NOT_EVENTS = [
 
 @pytest.mark.parametrize("payload", NOT_EVENTS)
 def test_a_signed_body_that_is_not_an_event_is_a_400_that_writes_nothing(client, payload):
-    # given a correctly signed delivery whose body is not an event of psp-api.md
+    # given a correctly signed delivery whose body is not an event of docs/psp-protocol.md
     body, headers = signed(payload, event_id="evt_raw")
     # when it arrives
     with CaptureQueriesContext(connection) as queries:
