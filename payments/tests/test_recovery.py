@@ -151,3 +151,44 @@ def test_a_worker_killed_while_it_polls_is_replaced_without_a_long_wait(shop, e2
         _assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
     finally:
         second.stop()
+
+
+def test_a_psp_down_for_ten_seconds_only_delays_the_payments(shop, e2e, broker, worker_settings, tmp_path):
+    worker = Worker(worker_settings, tmp_path / "worker.log").start()
+    try:
+        # given 30 pending bank transfers, and the PSP refusing every request for 10 s while they settle
+        attempt_ids = _pay_thirty(shop)
+        e2e.faults({"path": "/v1/*", "fault": "error_before", "times": 100000})
+        time.sleep(10)
+        e2e.clear_faults()
+        recovered_at = time.monotonic()
+        # then all end as the PSP says within one poll round of its return (polls only waited)
+        took = _wait_all_final(attempt_ids, _recovery_bound())
+        assert took is not None, (_statuses(attempt_ids), worker.log()[-4000:])
+        print(f"converged {time.monotonic() - recovered_at:.1f} s after the PSP came back")
+        _assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
+    finally:
+        worker.stop()
+
+
+def test_with_the_scheduler_down_nothing_is_polled_and_its_return_catches_up(
+    shop, e2e, broker, worker_settings, tmp_path
+):
+    # given a worker without its beat, and 30 pending bank transfers that send no webhook
+    e2e.faults({"webhooks": {"drop": 1.0}})
+    no_beat = Worker(worker_settings, tmp_path / "no-beat.log", beat=False).start()
+    attempt_ids = _pay_thirty(shop)
+    time.sleep(SETTLE_SECONDS + 2)
+    assert not PaymentAttempt.objects.filter(id__in=attempt_ids, status__in=FINAL_ATTEMPT_STATUSES).exists()
+    no_beat.stop()
+    # when the scheduler is back
+    restarted_at = time.monotonic()
+    worker = Worker(worker_settings, tmp_path / "worker.log").start()
+    try:
+        # then the overdue polls run at its first beats
+        took = _wait_all_final(attempt_ids, _recovery_bound())
+        assert took is not None, (_statuses(attempt_ids), worker.log()[-4000:])
+        print(f"converged {time.monotonic() - restarted_at:.1f} s after the scheduler came back")
+        _assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
+    finally:
+        worker.stop()
