@@ -23,6 +23,7 @@ from midoffice.changelists import (
     fixed_filter,
     storefront_filter,
 )
+from midoffice.formats import short_id, when, when_column
 from midoffice.search import HELP_TEXT, parse_term
 from payments import admin_views
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
@@ -63,7 +64,25 @@ def money(amount: Any, currency: str) -> str:
 
 def checkout_link(checkout: Any) -> str:
     url = reverse("admin:checkout_checkout_change", args=[checkout.id])
-    return format_html('<a href="{}">{}</a>', url, checkout.reference or str(checkout.id)[:8])
+    if checkout.reference:
+        return format_html('<a href="{}" title="{}">{}</a>', url, checkout.id, checkout.reference)
+    return short_id(checkout.id, url)
+
+
+# Datetime columns as the mid-office writes them everywhere (midoffice/formats.py).
+DATETIME_COLUMNS = {"created_at": "created", "updated_at": "updated", "next_poll_at": "next_poll",
+                    "expires_at": "expires", "processed_at": "processed", "received_at": "received"}
+
+
+class DatetimeColumns:
+    """`created`, `updated`, … for the model's `created_at`, `updated_at`, …, in the one format."""
+
+    created = when_column("created_at")
+    updated = when_column("updated_at")
+    next_poll = when_column("next_poll_at", "next poll")
+    expires = when_column("expires_at")
+    processed = when_column("processed_at")
+    received = when_column("received_at")
 
 
 PSP_SILENT = "the PSP could not"
@@ -108,9 +127,11 @@ class AskPspMixin:
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
-    list_display = ["id", "checkout_reference", "status", "payment_method", "amount_display", "refunded_display",
-                    "psp_payment_id", "poll_count", "next_poll_at", "created_at"]
+class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+    # Reads at 1,280 px: short ids (the whole id in the title), amount and refunded in one cell, poll
+    # count and next poll in one cell, one-line dates.
+    list_display = ["attempt_id", "checkout_reference", "status", "payment_method", "amount_and_refunded",
+                    "psp_payment_id", "polls", "created"]
     list_filter = ["status", storefront_filter("checkout__storefront"), CurrencyFilter, PaymentMethodFilter,
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_payment_id"]  # shows the box; get_search_results does the searching
@@ -118,7 +139,8 @@ class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAd
     list_select_related = ["checkout"]
     # Money shown with its currency's digits ("12.50 EUR", "1800 JPY"), never as the column's 3 places.
     readonly_fields = tuple(
-        {"amount": "amount_display", "refunded_amount": "refunded_display"}.get(field.name, field.name)
+        {"amount": "amount_display", "refunded_amount": "refunded_display", **DATETIME_COLUMNS}.get(
+            field.name, field.name)
         for field in PaymentAttempt._meta.fields
     )
     fields = readonly_fields
@@ -134,6 +156,10 @@ class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAd
         ("created_at", lambda a: a.created_at.isoformat()), ("updated_at", lambda a: a.updated_at.isoformat()),
     ]
 
+    @admin.display(description="attempt", ordering="id")
+    def attempt_id(self, attempt: PaymentAttempt) -> str:
+        return short_id(attempt.id)  # the admin links the first column to the attempt
+
     @admin.display(description="checkout", ordering="checkout__reference")
     def checkout_reference(self, attempt: PaymentAttempt) -> str:
         return checkout_link(attempt.checkout)
@@ -141,6 +167,20 @@ class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAd
     @admin.display(description="amount")
     def amount_display(self, attempt: PaymentAttempt) -> str:
         return money(attempt.amount, attempt.currency)
+
+    @admin.display(description="amount · refunded")
+    def amount_and_refunded(self, attempt: PaymentAttempt) -> str:
+        if not attempt.refunded_amount:
+            return format_html('<span class="nowrap">{}</span>', money(attempt.amount, attempt.currency))
+        return format_html('<span class="nowrap">{}</span><br><small class="nowrap">{} refunded</small>',
+                           money(attempt.amount, attempt.currency),
+                           format_amount(attempt.refunded_amount, attempt.currency))
+
+    @admin.display(description="polls · next", ordering="next_poll_at")
+    def polls(self, attempt: PaymentAttempt) -> str:
+        if attempt.next_poll_at is None:
+            return str(attempt.poll_count)
+        return format_html("{}<br><small>next {}</small>", attempt.poll_count, when(attempt.next_poll_at))
 
     @admin.display(description="refunded")
     def refunded_display(self, attempt: PaymentAttempt) -> str:
@@ -174,14 +214,15 @@ class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAd
 
 
 @admin.register(Refund)
-class RefundAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
-    list_display = ["id", "checkout_reference", "status", "amount_display", "reason", "psp_refund_id", "requested_by",
-                    "created_at"]
+class RefundAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+    list_display = ["refund_id", "checkout_reference", "status", "amount_display", "reason", "psp_refund_id",
+                    "requested_by", "created"]
     list_filter = ["status", CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_refund_id"]
     search_help_text = HELP_TEXT
     list_select_related = ["checkout", "requested_by"]
-    readonly_fields = tuple({"amount": "amount_display"}.get(field.name, field.name) for field in Refund._meta.fields)
+    readonly_fields = tuple({"amount": "amount_display", **DATETIME_COLUMNS}.get(field.name, field.name)
+                            for field in Refund._meta.fields)
     fields = readonly_fields
     actions = ["ask_psp_now"]
     change_list_template = "admin/midoffice/change_list.html"
@@ -192,6 +233,10 @@ class RefundAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         ("psp_refund_id", lambda r: r.psp_refund_id),
         ("failure_code", lambda r: r.failure_code), ("created_at", lambda r: r.created_at.isoformat()),
     ]
+
+    @admin.display(description="refund", ordering="id")
+    def refund_id(self, refund: Refund) -> str:
+        return short_id(refund.id)
 
     @admin.display(description="checkout", ordering="checkout__reference")
     def checkout_reference(self, refund: Refund) -> str:
@@ -233,8 +278,8 @@ class SearchByCheckoutId:
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
-    list_display = ["created_at", "checkout", "subject", "from_status", "to_status", "cause", "cause_reference",
+class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
+    list_display = ["created", "checkout", "subject", "from_status", "to_status", "cause", "cause_reference",
                     "actor"]
     list_filter = ["subject", "cause", fixed_filter("to_status", "to status", sorted(
         {*AttemptStatus.values, *CheckoutStatus.values, *RefundStatus.values}))]
@@ -244,8 +289,8 @@ class StatusChangeAdmin(SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
 
 
 @admin.register(PspCall)
-class PspCallAdmin(SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
-    list_display = ["created_at", "method", "path", "status_code", "duration_ms", "cause", "error", "checkout_id"]
+class PspCallAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
+    list_display = ["created", "method", "path", "status_code", "duration_ms", "cause", "error", "checkout_id"]
     list_filter = [fixed_filter("method", "method", ["GET", "POST"])]
     search_fields = ["path"]
     search_help_text = "A checkout id (exact)."
@@ -253,8 +298,8 @@ class PspCallAdmin(SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
 
 
 @admin.register(StaffAction)
-class StaffActionAdmin(FastListMixin, ReadOnlyAdmin):
-    list_display = ["created_at", "actor", "action", "checkout", "attempt", "refund", "webhook_event_id", "outcome"]
+class StaffActionAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
+    list_display = ["created", "actor", "action", "checkout", "attempt", "refund", "webhook_event_id", "outcome"]
     list_filter = ["action"]
     list_select_related = ["actor", "checkout", "attempt", "refund"]
 

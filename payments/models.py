@@ -78,7 +78,7 @@ class PaymentAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Attempt {self.id} ({self.status})"
+        return f"Attempt {str(self.id)[:8]} ({self.get_status_display()})"
 
 
 class Refund(models.Model):
@@ -117,7 +117,7 @@ class Refund(models.Model):
         permissions = [("issue_refund", "Can refund a payment from the mid-office")]
 
     def __str__(self) -> str:
-        return f"Refund {self.id} ({self.status})"
+        return f"Refund {str(self.id)[:8]} ({self.get_status_display()})"
 
 
 class StatusChange(models.Model):

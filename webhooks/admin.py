@@ -12,7 +12,7 @@ from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
 from midoffice.changelists import FastListMixin
-from payments.admin import ReadOnlyAdmin
+from payments.admin import DatetimeColumns, ReadOnlyAdmin
 from payments.admin_views import back_to, require_perm
 from payments.psp.parse import redact
 from payments.staff import staff_id
@@ -24,17 +24,23 @@ MAX_REPROCESS = 100
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
-    list_display = ["event_id", "type", "outcome", "psp_object_id", "checkout", "received_at", "processed_at"]
+class WebhookEventAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
+    list_display = ["event_id", "type", "outcome_with_reason", "psp_object_id", "checkout", "received", "processed"]
     list_filter = ["outcome"]
     search_fields = ["event_id"]
     search_help_text = "An event id evt_… or a PSP object id pay_… / re_… (exact)."
     list_select_related = ["checkout"]
-    readonly_fields = ("event_id", "type", "outcome", "error", "processing_attempts", "psp_object_id", "checkout",
-                       "received_at", "processed_at", "body_redacted")
+    readonly_fields = ("event_id", "type", "outcome", "outcome_detail", "error", "processing_attempts",
+                       "psp_object_id", "checkout", "received", "processed", "body_redacted")
     fields = readonly_fields
     actions = ["reprocess"]
     change_form_template = "admin/webhooks/webhookevent/change_form.html"
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_with_reason(self, event: WebhookEvent) -> str:
+        """"Ignored: already applied (v2)": an event that changed nothing says why."""
+        label = event.get_outcome_display()
+        return f"{label}: {event.outcome_detail}" if event.outcome_detail else label
 
     @admin.display(description="body (secrets masked)")
     def body_redacted(self, event: WebhookEvent) -> str:
