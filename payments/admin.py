@@ -69,6 +69,13 @@ def checkout_link(checkout: Any) -> str:
     return short_id(checkout.id, url)
 
 
+def polls_cell(attempt: PaymentAttempt) -> str:
+    """How often the attempt was polled, and (below, small) when it is polled next."""
+    if attempt.next_poll_at is None:
+        return str(attempt.poll_count)
+    return format_html('{}<br><small>next {}</small>', attempt.poll_count, when(attempt.next_poll_at))
+
+
 # Datetime columns as the mid-office writes them everywhere (midoffice/formats.py).
 DATETIME_COLUMNS = {"created_at": "created", "updated_at": "updated", "next_poll_at": "next_poll",
                     "expires_at": "expires", "processed_at": "processed", "received_at": "received"}
@@ -130,8 +137,8 @@ class AskPspMixin:
 class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     # Reads at 1,280 px: short ids (the whole id in the title), amount and refunded in one cell, poll
     # count and next poll in one cell, one-line dates.
-    list_display = ["attempt_id", "checkout_reference", "status", "payment_method", "amount_and_refunded",
-                    "psp_payment_id", "polls", "created"]
+    list_display = ["attempt_id", "checkout_reference", "status", "method_and_psp_id", "amount_and_refunded",
+                    "polls", "created"]
     list_filter = ["status", storefront_filter("checkout__storefront"), CurrencyFilter, PaymentMethodFilter,
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_payment_id"]  # shows the box; get_search_results does the searching
@@ -176,11 +183,15 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
                            money(attempt.amount, attempt.currency),
                            format_amount(attempt.refunded_amount, attempt.currency))
 
+    @admin.display(description="method · PSP payment", ordering="payment_method")
+    def method_and_psp_id(self, attempt: PaymentAttempt) -> str:
+        if not attempt.psp_payment_id:
+            return attempt.payment_method
+        return format_html("{}<br><small>{}</small>", attempt.payment_method, attempt.psp_payment_id)
+
     @admin.display(description="polls · next", ordering="next_poll_at")
     def polls(self, attempt: PaymentAttempt) -> str:
-        if attempt.next_poll_at is None:
-            return str(attempt.poll_count)
-        return format_html("{}<br><small>next {}</small>", attempt.poll_count, when(attempt.next_poll_at))
+        return polls_cell(attempt)
 
     @admin.display(description="refunded")
     def refunded_display(self, attempt: PaymentAttempt) -> str:

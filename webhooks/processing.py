@@ -20,6 +20,7 @@ from payments.models import PaymentAttempt, Refund
 from payments.psp.parse import payment_from, refund_from
 from payments.psp.types import PspNotFound, PspPayment
 from payments.refunds import refund_apply
+from payments.states import AttemptStatus, RefundStatus
 from payments.sync import attempt_apply_payment
 from payments.transitions import Cause
 from webhooks.models import WebhookEvent
@@ -80,7 +81,8 @@ def _apply_payment(payment: PspPayment, cause: Cause) -> Result:
     before = attempt.psp_version
     applied = attempt_apply_payment(attempt_id=attempt.id, payment=payment, cause=cause)
     if applied.psp_version > before:
-        return Result(Outcome.PROCESSED, f"applied v{applied.psp_version} ({applied.status})", attempt.checkout_id)
+        status = AttemptStatus(applied.status).label
+        return Result(Outcome.PROCESSED, f"applied v{applied.psp_version} ({status})", attempt.checkout_id)
     # Most often the PSP's direct answer (or a poll) brought this version first.
     detail = (f"already applied (v{before})" if payment.version == before
               else f"older than what we hold (v{payment.version}, we hold v{before})")
@@ -111,8 +113,9 @@ def _apply_refund(data: dict[str, object], cause: Cause) -> Result:
     before = refund.status
     applied = refund_apply(refund_id=refund.id, answer=answer, cause=cause)
     if applied.status != before:
-        return Result(Outcome.PROCESSED, f"refund {before} → {applied.status}", refund.checkout_id)
-    return Result(Outcome.IGNORED, f"already applied (refund {applied.status})", refund.checkout_id)
+        moved = f"refund {RefundStatus(before).label} → {RefundStatus(applied.status).label}"
+        return Result(Outcome.PROCESSED, moved, refund.checkout_id)
+    return Result(Outcome.IGNORED, f"already applied (refund {RefundStatus(applied.status).label})", refund.checkout_id)
 
 
 def events_requeue_stale(*, older_than_seconds: float) -> list[int]:

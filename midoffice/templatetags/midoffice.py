@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 from django import template
 
 from midoffice import formats
+from payments.timeline import status_label
 
 register = template.Library()
 
@@ -31,3 +32,9 @@ def when(value: datetime | None) -> str:
 def when_ms(value: datetime | None) -> str:
     """The same, with milliseconds (the timeline, where events a few ms apart keep their order)."""
     return formats.when(value, milliseconds=True)
+
+
+@register.filter
+def attempt_status(value: str) -> str:
+    """An attempt status's label ("Needs Review"), where the template holds only the stored value."""
+    return status_label("attempt", value)

@@ -155,7 +155,7 @@ def test_an_event_that_moves_the_attempt_says_what_it_applied(client):
     stored = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=2))
     event_process(event_pk=stored.pk)
     stored.refresh_from_db()
-    assert (stored.outcome, stored.outcome_detail) == ("processed", "applied v2 (succeeded)")
+    assert (stored.outcome, stored.outcome_detail) == ("processed", "applied v2 (Succeeded)")
 
 
 def test_an_older_event_says_which_versions_it_was_behind(client):
