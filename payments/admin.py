@@ -30,6 +30,7 @@ from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, Status
 from payments.money import format_amount
 from payments.staff import attempt_ask_psp, refund_ask_psp, staff_id
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
+from payments.timeline import call_cause, status_label, who
 
 # A selection larger than this is refused: each row is one call to the PSP, made while staff wait.
 MAX_ASK_PSP = 100
@@ -74,6 +75,10 @@ def polls_cell(attempt: PaymentAttempt) -> str:
     if attempt.next_poll_at is None:
         return str(attempt.poll_count)
     return format_html('{}<br><small>next {}</small>', attempt.poll_count, when(attempt.next_poll_at))
+
+
+# A list without the navigation column (the CSV-exporting lists use admin/midoffice/change_list.html).
+WIDE_LIST = "admin/midoffice/wide_change_list.html"
 
 
 # Datetime columns as the mid-office writes them everywhere (midoffice/formats.py).
@@ -290,22 +295,51 @@ class SearchByCheckoutId:
 
 @admin.register(StatusChange)
 class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
-    list_display = ["created", "checkout", "subject", "from_status", "to_status", "cause", "cause_reference",
-                    "actor"]
+    list_display = ["created", "checkout_reference", "subject", "move", "caused_by"]
     list_filter = ["subject", "cause", fixed_filter("to_status", "to status", sorted(
-        {*AttemptStatus.values, *CheckoutStatus.values, *RefundStatus.values}))]
+        {*AttemptStatus.values, *CheckoutStatus.values, *RefundStatus.values}), labels={
+        **dict(AttemptStatus.choices), **dict(CheckoutStatus.choices), **dict(RefundStatus.choices)})]
+    change_list_template = WIDE_LIST
     search_fields = ["cause_reference"]
     search_help_text = "A checkout id (exact)."
     list_select_related = ["checkout", "actor"]
 
+    @admin.display(description="checkout", ordering="checkout__reference")
+    def checkout_reference(self, change: StatusChange) -> str:
+        return checkout_link(change.checkout)
+
+    @admin.display(description="from → to")
+    def move(self, change: StatusChange) -> str:
+        return f"{status_label(change.subject, change.from_status)} → {status_label(change.subject, change.to_status)}"
+
+    @admin.display(description="caused by", ordering="cause")
+    def caused_by(self, change: StatusChange) -> str:
+        return who(str(change.get_cause_display()), change.actor.get_username() if change.actor else "",
+                   change.cause_reference)
+
 
 @admin.register(PspCall)
 class PspCallAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
-    list_display = ["created", "method", "path", "status_code", "duration_ms", "cause", "error", "checkout_id"]
+    list_display = ["created", "request", "duration_ms", "cause_label", "error", "checkout_short_id"]
     list_filter = [fixed_filter("method", "method", ["GET", "POST"])]
     search_fields = ["path"]
     search_help_text = "A checkout id (exact)."
     ordering = ["-created_at"]
+    change_list_template = WIDE_LIST
+
+    @admin.display(description="request → answer", ordering="path")
+    def request(self, call: PspCall) -> str:
+        return f"{call.method} {call.path} → {call.status_code or 'no answer'}"
+
+    @admin.display(description="cause", ordering="cause")
+    def cause_label(self, call: PspCall) -> str:
+        return call_cause(call.cause)
+
+    @admin.display(description="checkout")
+    def checkout_short_id(self, call: PspCall) -> str:
+        if call.checkout_id is None:
+            return "—"
+        return short_id(call.checkout_id, reverse("admin:checkout_checkout_change", args=[call.checkout_id]))
 
 
 @admin.register(StaffAction)
@@ -313,4 +347,5 @@ class StaffActionAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
     list_display = ["created", "actor", "action", "checkout", "attempt", "refund", "webhook_event_id", "outcome"]
     list_filter = ["action"]
     list_select_related = ["actor", "checkout", "attempt", "refund"]
+    change_list_template = WIDE_LIST
 

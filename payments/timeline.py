@@ -65,7 +65,7 @@ def _capitalized(text: str) -> str:
     return text[:1].upper() + text[1:]  # "Asked the PSP", where str.capitalize() would write "Psp"
 
 
-def _call_cause(cause: str) -> str:
+def call_cause(cause: str) -> str:
     # A PSP call's cause is `Cause.label()`: "psp_answer", "webhook evt_…", "staff review user #3".
     kind, _, rest = cause.partition(" ")
     return who(str(_CAUSE_LABELS.get(kind, kind)), rest)
@@ -89,7 +89,7 @@ def _psp_calls(checkout: Checkout) -> list[Entry]:
             at=call.created_at, kind="psp_call",
             title=f"{'Poll: ' if call.cause.startswith('poll') else ''}{call.method} {call.path} → "
                   f"{call.status_code or 'no answer'}",
-            cause=_call_cause(call.cause), detail=f"{call.duration_ms} ms{' · ' + call.error if call.error else ''}",
+            cause=call_cause(call.cause), detail=f"{call.duration_ms} ms{' · ' + call.error if call.error else ''}",
             body="\n".join(part for part in (
                 f"request: {_pretty(call.request_body)}" if call.request_body else "",
                 f"answer: {_pretty(call.response_body)}" if call.response_body is not None else "",

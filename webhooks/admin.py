@@ -9,10 +9,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from midoffice.changelists import FastListMixin
-from payments.admin import DatetimeColumns, ReadOnlyAdmin
+from payments.admin import WIDE_LIST, DatetimeColumns, ReadOnlyAdmin, checkout_link
 from payments.admin_views import back_to, require_perm
 from payments.psp.parse import redact
 from payments.staff import staff_id
@@ -25,7 +26,8 @@ MAX_REPROCESS = 100
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
-    list_display = ["event_id", "type", "outcome_with_reason", "psp_object_id", "checkout", "received", "processed"]
+    # Folded to read at 1,280 px: the event's type under its id, and the outcome with its reason.
+    list_display = ["event", "outcome_with_reason", "psp_object_id", "checkout_reference", "received"]
     list_filter = ["outcome"]
     search_fields = ["event_id"]
     search_help_text = "An event id evt_… or a PSP object id pay_… / re_… (exact)."
@@ -34,7 +36,16 @@ class WebhookEventAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
                        "psp_object_id", "checkout", "received", "processed", "body_redacted")
     fields = readonly_fields
     actions = ["reprocess"]
+    change_list_template = WIDE_LIST
     change_form_template = "admin/webhooks/webhookevent/change_form.html"
+
+    @admin.display(description="event · type", ordering="event_id")
+    def event(self, event: WebhookEvent) -> str:
+        return format_html("{}<br><small>{}</small>", event.event_id, event.type or "?")
+
+    @admin.display(description="checkout", ordering="checkout__reference")
+    def checkout_reference(self, event: WebhookEvent) -> str:
+        return checkout_link(event.checkout) if event.checkout else "—"
 
     @admin.display(description="outcome", ordering="outcome")
     def outcome_with_reason(self, event: WebhookEvent) -> str:
@@ -94,3 +105,4 @@ class WebhookEventAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
 class WebhookRefusalAdmin(FastListMixin, ReadOnlyAdmin):
     list_display = ["hour", "reason", "count", "last_seen_at", "last_remote_addr"]
     list_filter = ["reason"]
+    change_list_template = WIDE_LIST
