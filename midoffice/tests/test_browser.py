@@ -73,6 +73,8 @@ def test_an_operator_finds_a_payment_by_reference_and_refunds_part_of_it(e2e, li
         expect(page.locator("#checkout-status")).to_have_text("Partially Refunded")
         page.locator("#timeline").scroll_into_view_if_needed()
         page.screenshot(path=str(OUTPUT / "checkout-timeline.png"), full_page=True)
+        page_overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert page_overflow <= 0, f"the checkout page is {page_overflow} px wider than 1,280 px"
         # and every list, refunds and webhooks included now, reads whole at 1,280 px (no sideways scroll)
         for path, shot in LISTS.items():
             page.goto(f"{live_server.url}{path}")
