@@ -86,6 +86,12 @@ DATETIME_COLUMNS = {"created_at": "created", "updated_at": "updated", "next_poll
                     "expires_at": "expires", "processed_at": "processed", "received_at": "received"}
 
 
+def row_fields(model: Any, **shown_as: str) -> tuple[str, ...]:
+    """Every field of `model` for its read-only page, datetimes (and any `shown_as`) by their display."""
+    names = {**DATETIME_COLUMNS, **shown_as}
+    return tuple(names.get(field.name, field.name) for field in model._meta.fields)
+
+
 class DatetimeColumns:
     """`created`, `updated`, … for the model's `created_at`, `updated_at`, …, in the one format."""
 
@@ -150,11 +156,7 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
     search_help_text = HELP_TEXT
     list_select_related = ["checkout"]
     # Money shown with its currency's digits ("12.50 EUR", "1800 JPY"), never as the column's 3 places.
-    readonly_fields = tuple(
-        {"amount": "amount_display", "refunded_amount": "refunded_display", **DATETIME_COLUMNS}.get(
-            field.name, field.name)
-        for field in PaymentAttempt._meta.fields
-    )
+    readonly_fields = row_fields(PaymentAttempt, amount="amount_display", refunded_amount="refunded_display")
     fields = readonly_fields
     actions = ["ask_psp_now"]
     change_form_template = "admin/payments/paymentattempt/change_form.html"
@@ -237,8 +239,7 @@ class RefundAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, R
     search_fields = ["psp_refund_id"]
     search_help_text = HELP_TEXT
     list_select_related = ["checkout", "requested_by"]
-    readonly_fields = tuple({"amount": "amount_display", **DATETIME_COLUMNS}.get(field.name, field.name)
-                            for field in Refund._meta.fields)
+    readonly_fields = row_fields(Refund, amount="amount_display")
     fields = readonly_fields
     actions = ["ask_psp_now"]
     change_list_template = "admin/midoffice/change_list.html"
@@ -303,6 +304,7 @@ class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, Read
     search_fields = ["cause_reference"]
     search_help_text = "A checkout id (exact)."
     list_select_related = ["checkout", "actor"]
+    fields = readonly_fields = row_fields(StatusChange)
 
     @admin.display(description="checkout", ordering="checkout__reference")
     def checkout_reference(self, change: StatusChange) -> str:
@@ -326,6 +328,7 @@ class PspCallAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyA
     search_help_text = "A checkout id (exact)."
     ordering = ["-created_at"]
     change_list_template = WIDE_LIST
+    fields = readonly_fields = row_fields(PspCall)
 
     @admin.display(description="request → answer", ordering="path")
     def request(self, call: PspCall) -> str:
@@ -348,4 +351,5 @@ class StaffActionAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
     list_filter = ["action"]
     list_select_related = ["actor", "checkout", "attempt", "refund"]
     change_list_template = WIDE_LIST
+    fields = readonly_fields = row_fields(StaffAction)
 
