@@ -29,8 +29,8 @@ from payments import admin_views
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
 from payments.money import format_amount
 from payments.staff import attempt_ask_psp, refund_ask_psp, staff_id
-from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
-from payments.timeline import call_cause, status_label, who
+from payments.states import AttemptStatus, CheckoutStatus, RefundStatus, status_label
+from payments.timeline import call_cause, who
 
 # A selection larger than this is refused: each row is one call to the PSP, made while staff wait.
 MAX_ASK_PSP = 100

@@ -9,7 +9,13 @@ from django.db import models
 from django.db.models import Q
 
 from payments.money import CURRENCY_FORMAT
-from payments.states import LIVE_ATTEMPT_STATUSES, UNFINISHED_ATTEMPT_STATUSES, AttemptStatus, RefundStatus
+from payments.states import (
+    LIVE_ATTEMPT_STATUSES,
+    UNFINISHED_ATTEMPT_STATUSES,
+    AttemptStatus,
+    RefundStatus,
+    status_label,
+)
 
 
 class PaymentAttempt(models.Model):
@@ -161,7 +167,8 @@ class StatusChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subject} {self.from_status or '∅'} → {self.to_status}"
+        return (f"{self.get_subject_display()} {status_label(self.subject, self.from_status)} → "
+                f"{status_label(self.subject, self.to_status)}")
 
 
 class PspCall(models.Model):

@@ -18,7 +18,7 @@ from django.db.models import Q
 from checkout.models import Checkout
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
 from payments.psp.parse import redact
-from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
+from payments.states import status_label
 from webhooks.models import WebhookEvent
 
 LIMIT = 500
@@ -26,7 +26,6 @@ LIMIT = 500
 _ORDER = {"psp_call": 0, "webhook": 1, "status": 2, "staff": 3}
 KIND_LABELS = {"psp_call": "PSP call", "webhook": "webhook", "status": "status", "staff": "staff"}
 # Every word staff read is the TextChoices' label, never the stored value.
-_STATUS_LABELS = {"checkout": CheckoutStatus, "attempt": AttemptStatus, "refund": RefundStatus}
 _CAUSE_LABELS = dict(StatusChange.Cause.choices)
 
 
@@ -52,13 +51,6 @@ def who(*parts: str) -> str:
         if part and part.casefold() not in {seen.casefold() for seen in kept}:
             kept.append(part)
     return " · ".join(kept) or "—"
-
-
-def status_label(subject: str, status: str) -> str:
-    if not status:
-        return "∅"
-    choices = _STATUS_LABELS.get(subject)
-    return str(choices(status).label) if choices and status in choices.values else status
 
 
 def _capitalized(text: str) -> str:

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 from django import template
 
 from midoffice import formats
-from payments.timeline import status_label
+from payments.states import status_label
 
 register = template.Library()
 

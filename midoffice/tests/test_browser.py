@@ -73,6 +73,12 @@ def test_an_operator_finds_a_payment_by_reference_and_refunds_part_of_it(e2e, li
         expect(page.locator("#checkout-status")).to_have_text("Partially Refunded")
         page.locator("#timeline").scroll_into_view_if_needed()
         page.screenshot(path=str(OUTPUT / "checkout-timeline.png"), full_page=True)
+        # where "Ask the PSP now" (a button in a form) looks like the links beside it
+        looks = page.evaluate("""[...document.querySelectorAll('.object-tools li > a, .object-tools li button')]
+            .map(tool => { const style = getComputedStyle(tool);
+                return [style.backgroundColor, style.color, style.textTransform, style.fontSize, style.borderRadius]
+                    .join(' '); })""")
+        assert len(looks) >= 3 and len(set(looks)) == 1, looks
         page_overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert page_overflow <= 0, f"the checkout page is {page_overflow} px wider than 1,280 px"
         # and every list, refunds and webhooks included now, reads whole at 1,280 px (no sideways scroll)
