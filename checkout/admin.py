@@ -9,13 +9,15 @@ from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
+from django.utils.html import format_html
 
 from checkout.api_keys import api_key_revoke
 from checkout.models import ApiKey, Checkout, Storefront
 from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin, storefront_filter
+from midoffice.formats import short_id, when
 from midoffice.search import HELP_TEXT, parse_term, reference_prefix
 from payments import admin_views
-from payments.admin import MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, money
+from payments.admin import DatetimeColumns, MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, money, polls_cell
 from payments.models import PaymentAttempt, Refund
 from payments.money import format_amount
 from payments.psp.parse import redact
@@ -23,41 +25,51 @@ from payments.selectors import checkout_refundable
 from payments.timeline import checkout_timeline
 
 
-class AttemptInline(ReadOnlyInline):
+class AttemptInline(DatetimeColumns, ReadOnlyInline):
     model = PaymentAttempt
+    # Folded like the attempt list (poll count and next poll in one cell, created over updated), so
+    # the inline fits the page at 1,280 px with every date on one line.
     fields = readonly_fields = (
-        "id", "status", "payment_method", "psp_payment_id", "psp_version", "failure_code", "refunded",
-        "poll_count", "next_poll_at", "created_at", "updated_at",
+        "status", "payment_method", "psp_payment_id", "psp_version", "failure_code", "refunded", "polls",
+        "created_updated",
     )
     ordering = ["-created_at"]
 
     @admin.display(description="refunded")
     def refunded(self, attempt: PaymentAttempt) -> str:
-        return money(attempt.refunded_amount, attempt.currency)
+        return format_html('<span class="nowrap">{}</span>', money(attempt.refunded_amount, attempt.currency))
+
+    @admin.display(description="polls · next")
+    def polls(self, attempt: PaymentAttempt) -> str:
+        return polls_cell(attempt)
+
+    @admin.display(description="created · updated")
+    def created_updated(self, attempt: PaymentAttempt) -> str:
+        return format_html("{}<br><small>{}</small>", when(attempt.created_at), when(attempt.updated_at))
 
 
-class RefundInline(ReadOnlyInline):
+class RefundInline(DatetimeColumns, ReadOnlyInline):
     model = Refund
-    fields = readonly_fields = ("id", "status", "refund_amount", "reason", "psp_refund_id", "failure_code",
-                                "requested_by", "created_at")
+    fields = readonly_fields = ("status", "refund_amount", "reason", "psp_refund_id", "failure_code",
+                                "requested_by", "created")
 
     @admin.display(description="amount")
     def refund_amount(self, refund: Refund) -> str:
-        return money(refund.amount, refund.currency)
+        return format_html('<span class="nowrap">{}</span>', money(refund.amount, refund.currency))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
         return super().get_queryset(request).select_related("requested_by")
 
 
 @admin.register(Checkout)
-class CheckoutAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
-    list_display = ["id", "storefront", "reference", "status", "amount_display", "created_at", "expires_at"]
+class CheckoutAdmin(DatetimeColumns, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+    list_display = ["checkout_id", "storefront", "reference", "status", "amount_display", "created", "expires"]
     list_filter = ["status", storefront_filter("storefront"), CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["storefront"]
     search_fields = ["reference"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
     readonly_fields = ("id", "storefront", "reference", "description", "status", "amount_display", "token_masked",
-                       "expires_at", "api_key", "success_url", "failure_url", "created_at", "updated_at")
+                       "expires", "api_key", "success_url", "failure_url", "created", "updated")
     fields = readonly_fields
     inlines = [AttemptInline, RefundInline]
     change_form_template = "admin/checkout/checkout/change_form.html"
@@ -69,6 +81,10 @@ class CheckoutAdmin(FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         ("currency", lambda c: c.currency), ("created_at", lambda c: c.created_at.isoformat()),
         ("expires_at", lambda c: c.expires_at.isoformat()),
     ]
+
+    @admin.display(description="checkout", ordering="id")
+    def checkout_id(self, checkout: Checkout) -> str:
+        return short_id(checkout.id)  # the admin links the first column to the checkout
 
     @admin.display(description="amount")
     def amount_display(self, checkout: Checkout) -> str:

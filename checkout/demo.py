@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -35,9 +36,37 @@ PAYMENT_METHOD_LABELS = {
 }
 
 
+# What the result page calls the method once it is chosen: the labels above are instructions for
+# choosing (what the sandbox will do), not names.
+PAYMENT_METHOD_NAMES = {
+    "pm_card_visa": "Visa",
+    "pm_card_mastercard": "Mastercard",
+    "pm_card_declined": "Card",
+    "pm_card_insufficient_funds": "Card",
+    "pm_card_expired": "Card",
+    "pm_card_3ds": "Card with 3-D Secure",
+    "pm_bank_transfer": "Bank transfer",
+    "pm_bank_transfer_fail": "Bank transfer",
+    "pm_bank_transfer_silent": "Bank transfer",
+}
+
+
 def product(slug: str) -> Product | None:
     return next((item for item in PRODUCTS if item.slug == slug), None)
 
 
 def payment_method_label(method: str) -> str:
     return PAYMENT_METHOD_LABELS.get(method, method)
+
+
+def payment_method_name(method: str) -> str:
+    return PAYMENT_METHOD_NAMES.get(method, method)
+
+
+def order_reference(item: Product, checkout_id: uuid.UUID) -> str:
+    """`demo-notebook-6f1c2a3b`: the product, then the first 8 characters of the checkout's id.
+
+    Unique without a query or a lock (two demo orders of one product share it only if their random
+    ids share 32 bits), and the suffix is the short id staff see in the mid-office's lists.
+    """
+    return f"demo-{item.slug}-{str(checkout_id)[:8]}"

@@ -55,7 +55,8 @@ class Checkout(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Checkout {self.id} ({self.status})"
+        # No status here: this is the admin page's title, which does not refresh with the page's live parts.
+        return f"Checkout {self.reference or self.id}"
 
 
 class ApiKey(models.Model):

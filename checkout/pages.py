@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from checkout import demo
+from checkout.failures import failure_sentence
 from checkout.models import Checkout
 from checkout.navigation import next_url_after_buy_now
 from checkout.redirects import is_allowed_redirect
@@ -50,10 +51,12 @@ def storefront(request: HttpRequest) -> HttpResponse:
         if item is None:
             error = "Please choose a product."
         else:
+            checkout_id = uuid.uuid4()
             try:
                 checkout = checkout_create(
-                    amount=item.price, currency=item.currency, description=item.name, reference=f"demo-{item.slug}",
-                    storefront=demo_storefront(), cause=Cause(kind="shopper", reference="demo storefront"),
+                    amount=item.price, currency=item.currency, description=item.name, checkout_id=checkout_id,
+                    reference=demo.order_reference(item, checkout_id), storefront=demo_storefront(),
+                    cause=Cause(kind="shopper", reference="demo storefront"),
                 )
                 return SeeOther(checkout_url(checkout))
             except ApiError as exc:
@@ -71,8 +74,10 @@ def _purchase_context(checkout: Checkout, error: str = "", chosen: str = "") -> 
     expired = checkout.status == CheckoutStatus.EXPIRED or (
         checkout.status == CheckoutStatus.OPEN and checkout.expires_at <= timezone.now()
     )
+    attempt = _latest_attempt(checkout)
     return {
-        "checkout": checkout, "attempt": _latest_attempt(checkout), "methods": methods, "error": error,
+        "checkout": checkout, "attempt": attempt, "methods": methods, "error": error,
+        "failure_sentence": failure_sentence(attempt.failure_code if attempt else None),
         "chosen": chosen or settings.PSP_PAYMENT_METHODS[0], "payable": checkout.status == CheckoutStatus.OPEN
         and not expired, "expired": expired,
     }
@@ -122,7 +127,8 @@ def result(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
         attempt = _ask_psp(attempt, throttle=True)
         checkout.refresh_from_db()
     context = {
-        "checkout": checkout, "attempt": attempt, "method_label": demo.payment_method_label(attempt.payment_method),
+        "checkout": checkout, "attempt": attempt, "method_name": demo.payment_method_name(attempt.payment_method),
+        "failure_sentence": failure_sentence(attempt.failure_code),
         "succeeded": attempt.status == AttemptStatus.SUCCEEDED,
         "failed": attempt.status == AttemptStatus.FAILED,
         "in_review": attempt.status == AttemptStatus.NEEDS_REVIEW,

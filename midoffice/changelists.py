@@ -125,9 +125,10 @@ class _Echo:
 
 class _FixedChoicesFilter(admin.SimpleListFilter):
     field = ""
+    labels: dict[str, str] = {}
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(value, value) for value in self.values()]
+        return [(value, self.labels.get(value, value)) for value in self.values()]
 
     def values(self) -> list[str]:
         raise NotImplementedError
@@ -152,10 +153,12 @@ class PaymentMethodFilter(_FixedChoicesFilter):
         return list(settings.PSP_PAYMENT_METHODS)
 
 
-def fixed_filter(field: str, title: str, values: list[str]) -> type[admin.SimpleListFilter]:
-    """A filter on `field` offering `values`, for a column without choices."""
+def fixed_filter(field: str, title: str, values: list[str],
+                 labels: dict[str, str] | None = None) -> type[admin.SimpleListFilter]:
+    """A filter on `field` offering `values` (shown by their `labels`), for a column without choices."""
     return type(f"{field.title()}Filter", (_FixedChoicesFilter,), {
         "title": title, "parameter_name": field, "field": field, "values": lambda self: values,
+        "labels": labels or {},
     })
 
 

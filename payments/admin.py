@@ -23,12 +23,14 @@ from midoffice.changelists import (
     fixed_filter,
     storefront_filter,
 )
+from midoffice.formats import short_id, when, when_column
 from midoffice.search import HELP_TEXT, parse_term, reference_prefix
 from payments import admin_views
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
 from payments.money import format_amount
 from payments.staff import attempt_ask_psp, refund_ask_psp, staff_id
-from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
+from payments.states import AttemptStatus, CheckoutStatus, RefundStatus, status_label
+from payments.timeline import call_cause, who
 
 # A selection larger than this is refused: each row is one call to the PSP, made while staff wait.
 MAX_ASK_PSP = 100
@@ -73,7 +75,42 @@ def money(amount: Any, currency: str) -> str:
 
 def checkout_link(checkout: Any) -> str:
     url = reverse("admin:checkout_checkout_change", args=[checkout.id])
-    return format_html('<a href="{}">{}</a>', url, checkout.reference or str(checkout.id)[:8])
+    if checkout.reference:
+        return format_html('<a href="{}" title="{}">{}</a>', url, checkout.id, checkout.reference)
+    return short_id(checkout.id, url)
+
+
+def polls_cell(attempt: PaymentAttempt) -> str:
+    """How often the attempt was polled, and (below, small) when it is polled next."""
+    if attempt.next_poll_at is None:
+        return str(attempt.poll_count)
+    return format_html('{}<br><small>next {}</small>', attempt.poll_count, when(attempt.next_poll_at))
+
+
+# A list without the navigation column (the CSV-exporting lists use admin/midoffice/change_list.html).
+WIDE_LIST = "admin/midoffice/wide_change_list.html"
+
+
+# Datetime columns as the mid-office writes them everywhere (midoffice/formats.py).
+DATETIME_COLUMNS = {"created_at": "created", "updated_at": "updated", "next_poll_at": "next_poll",
+                    "expires_at": "expires", "processed_at": "processed", "received_at": "received"}
+
+
+def row_fields(model: Any, **shown_as: str) -> tuple[str, ...]:
+    """Every field of `model` for its read-only page, datetimes (and any `shown_as`) by their display."""
+    names = {**DATETIME_COLUMNS, **shown_as}
+    return tuple(names.get(field.name, field.name) for field in model._meta.fields)
+
+
+class DatetimeColumns:
+    """`created`, `updated`, … for the model's `created_at`, `updated_at`, …, in the one format."""
+
+    created = when_column("created_at")
+    updated = when_column("updated_at")
+    next_poll = when_column("next_poll_at", "next poll")
+    expires = when_column("expires_at")
+    processed = when_column("processed_at")
+    received = when_column("received_at")
 
 
 PSP_SILENT = "the PSP could not"
@@ -118,19 +155,18 @@ class AskPspMixin:
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
-    list_display = ["id", "checkout_reference", "status", "payment_method", "amount_display", "refunded_display",
-                    "psp_payment_id", "poll_count", "next_poll_at", "created_at"]
+class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+    # Reads at 1,280 px: short ids (the whole id in the title), amount and refunded in one cell, poll
+    # count and next poll in one cell, one-line dates.
+    list_display = ["attempt_id", "checkout_reference", "status", "method_and_psp_id", "amount_and_refunded",
+                    "polls", "created"]
     list_filter = ["status", storefront_filter("checkout__storefront"), CurrencyFilter, PaymentMethodFilter,
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_payment_id"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
     list_select_related = ["checkout"]
     # Money shown with its currency's digits ("12.50 EUR", "1800 JPY"), never as the column's 3 places.
-    readonly_fields = tuple(
-        {"amount": "amount_display", "refunded_amount": "refunded_display"}.get(field.name, field.name)
-        for field in PaymentAttempt._meta.fields
-    )
+    readonly_fields = row_fields(PaymentAttempt, amount="amount_display", refunded_amount="refunded_display")
     fields = readonly_fields
     actions = ["ask_psp_now"]
     change_form_template = "admin/payments/paymentattempt/change_form.html"
@@ -144,6 +180,10 @@ class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAd
         ("created_at", lambda a: a.created_at.isoformat()), ("updated_at", lambda a: a.updated_at.isoformat()),
     ]
 
+    @admin.display(description="attempt", ordering="id")
+    def attempt_id(self, attempt: PaymentAttempt) -> str:
+        return short_id(attempt.id)  # the admin links the first column to the attempt
+
     @admin.display(description="checkout", ordering="checkout__reference")
     def checkout_reference(self, attempt: PaymentAttempt) -> str:
         return checkout_link(attempt.checkout)
@@ -151,6 +191,24 @@ class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAd
     @admin.display(description="amount")
     def amount_display(self, attempt: PaymentAttempt) -> str:
         return money(attempt.amount, attempt.currency)
+
+    @admin.display(description="amount · refunded")
+    def amount_and_refunded(self, attempt: PaymentAttempt) -> str:
+        if not attempt.refunded_amount:
+            return format_html('<span class="nowrap">{}</span>', money(attempt.amount, attempt.currency))
+        return format_html('<span class="nowrap">{}</span><br><small class="nowrap">{} refunded</small>',
+                           money(attempt.amount, attempt.currency),
+                           format_amount(attempt.refunded_amount, attempt.currency))
+
+    @admin.display(description="method · PSP payment", ordering="payment_method")
+    def method_and_psp_id(self, attempt: PaymentAttempt) -> str:
+        if not attempt.psp_payment_id:
+            return attempt.payment_method
+        return format_html("{}<br><small>{}</small>", attempt.payment_method, attempt.psp_payment_id)
+
+    @admin.display(description="polls · next", ordering="next_poll_at")
+    def polls(self, attempt: PaymentAttempt) -> str:
+        return polls_cell(attempt)
 
     @admin.display(description="refunded")
     def refunded_display(self, attempt: PaymentAttempt) -> str:
@@ -184,14 +242,14 @@ class PaymentAttemptAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAd
 
 
 @admin.register(Refund)
-class RefundAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
-    list_display = ["id", "checkout_reference", "status", "amount_display", "reason", "psp_refund_id", "requested_by",
-                    "created_at"]
+class RefundAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+    list_display = ["refund_id", "checkout_reference", "status", "amount_display", "reason", "psp_refund_id",
+                    "requested_by", "created"]
     list_filter = ["status", CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_refund_id"]
     search_help_text = HELP_TEXT
     list_select_related = ["checkout", "requested_by"]
-    readonly_fields = tuple({"amount": "amount_display"}.get(field.name, field.name) for field in Refund._meta.fields)
+    readonly_fields = row_fields(Refund, amount="amount_display")
     fields = readonly_fields
     actions = ["ask_psp_now"]
     change_list_template = "admin/midoffice/change_list.html"
@@ -202,6 +260,10 @@ class RefundAdmin(AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
         ("psp_refund_id", lambda r: r.psp_refund_id),
         ("failure_code", lambda r: r.failure_code), ("created_at", lambda r: r.created_at.isoformat()),
     ]
+
+    @admin.display(description="refund", ordering="id")
+    def refund_id(self, refund: Refund) -> str:
+        return short_id(refund.id)
 
     @admin.display(description="checkout", ordering="checkout__reference")
     def checkout_reference(self, refund: Refund) -> str:
@@ -243,28 +305,61 @@ class SearchByCheckoutId:
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
-    list_display = ["created_at", "checkout", "subject", "from_status", "to_status", "cause", "cause_reference",
-                    "actor"]
+class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
+    list_display = ["created", "checkout_reference", "subject", "move", "caused_by"]
     list_filter = ["subject", "cause", fixed_filter("to_status", "to status", sorted(
-        {*AttemptStatus.values, *CheckoutStatus.values, *RefundStatus.values}))]
+        {*AttemptStatus.values, *CheckoutStatus.values, *RefundStatus.values}), labels={
+        **dict(AttemptStatus.choices), **dict(CheckoutStatus.choices), **dict(RefundStatus.choices)})]
+    change_list_template = WIDE_LIST
     search_fields = ["cause_reference"]
     search_help_text = "A checkout id (exact)."
     list_select_related = ["checkout", "actor"]
+    fields = readonly_fields = row_fields(StatusChange)
+
+    @admin.display(description="checkout", ordering="checkout__reference")
+    def checkout_reference(self, change: StatusChange) -> str:
+        return checkout_link(change.checkout)
+
+    @admin.display(description="from → to")
+    def move(self, change: StatusChange) -> str:
+        return f"{status_label(change.subject, change.from_status)} → {status_label(change.subject, change.to_status)}"
+
+    @admin.display(description="caused by", ordering="cause")
+    def caused_by(self, change: StatusChange) -> str:
+        return who(str(change.get_cause_display()), change.actor.get_username() if change.actor else "",
+                   change.cause_reference)
 
 
 @admin.register(PspCall)
-class PspCallAdmin(SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
-    list_display = ["created_at", "method", "path", "status_code", "duration_ms", "cause", "error", "checkout_id"]
+class PspCallAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
+    list_display = ["created", "request", "duration_ms", "cause_label", "error", "checkout_short_id"]
     list_filter = [fixed_filter("method", "method", ["GET", "POST"])]
     search_fields = ["path"]
     search_help_text = "A checkout id (exact)."
     ordering = ["-created_at"]
+    change_list_template = WIDE_LIST
+    fields = readonly_fields = row_fields(PspCall)
+
+    @admin.display(description="request → answer", ordering="path")
+    def request(self, call: PspCall) -> str:
+        return f"{call.method} {call.path} → {call.status_code or 'no answer'}"
+
+    @admin.display(description="cause", ordering="cause")
+    def cause_label(self, call: PspCall) -> str:
+        return call_cause(call.cause)
+
+    @admin.display(description="checkout")
+    def checkout_short_id(self, call: PspCall) -> str:
+        if call.checkout_id is None:
+            return "—"
+        return short_id(call.checkout_id, reverse("admin:checkout_checkout_change", args=[call.checkout_id]))
 
 
 @admin.register(StaffAction)
-class StaffActionAdmin(FastListMixin, ReadOnlyAdmin):
-    list_display = ["created_at", "actor", "action", "checkout", "attempt", "refund", "webhook_event_id", "outcome"]
+class StaffActionAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
+    list_display = ["created", "actor", "action", "checkout", "attempt", "refund", "webhook_event_id", "outcome"]
     list_filter = ["action"]
     list_select_related = ["actor", "checkout", "attempt", "refund"]
+    change_list_template = WIDE_LIST
+    fields = readonly_fields = row_fields(StaffAction)
 

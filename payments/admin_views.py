@@ -77,7 +77,12 @@ class RefundForm(forms.Form):
     def __init__(self, *args: Any, currency: str, left: Decimal, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.currency, self.left = currency, left
-        self.fields["amount"].help_text = f"{currency}; at most {format_amount(left, currency)} is left to refund."
+        amount = self.fields["amount"]
+        amount.help_text = f"{currency}; at most {format_amount(left, currency)} is left to refund."
+        # The browser's arrows and checks follow the currency's digits (0.01 EUR, 1 JPY, 0.001 KWD), not
+        # the column's 3 places; `min` is the base the browser counts steps from, so it moves too.
+        smallest = str(Decimal(1).scaleb(-currency_digits(currency)))
+        amount.widget.attrs.update(step=smallest, min=smallest)
 
     def clean_amount(self) -> Decimal:
         amount: Decimal = self.cleaned_data["amount"]

@@ -9,7 +9,13 @@ from django.db import models
 from django.db.models import Q
 
 from payments.money import CURRENCY_FORMAT
-from payments.states import LIVE_ATTEMPT_STATUSES, UNFINISHED_ATTEMPT_STATUSES, AttemptStatus, RefundStatus
+from payments.states import (
+    LIVE_ATTEMPT_STATUSES,
+    UNFINISHED_ATTEMPT_STATUSES,
+    AttemptStatus,
+    RefundStatus,
+    status_label,
+)
 
 
 class PaymentAttempt(models.Model):
@@ -79,7 +85,7 @@ class PaymentAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Attempt {self.id} ({self.status})"
+        return f"Attempt {str(self.id)[:8]} ({self.get_status_display()})"
 
 
 class Refund(models.Model):
@@ -119,7 +125,7 @@ class Refund(models.Model):
         permissions = [("issue_refund", "Can refund a payment from the mid-office")]
 
     def __str__(self) -> str:
-        return f"Refund {self.id} ({self.status})"
+        return f"Refund {str(self.id)[:8]} ({self.get_status_display()})"
 
 
 class StatusChange(models.Model):
@@ -163,7 +169,8 @@ class StatusChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subject} {self.from_status or '∅'} → {self.to_status}"
+        return (f"{self.get_subject_display()} {status_label(self.subject, self.from_status)} → "
+                f"{status_label(self.subject, self.to_status)}")
 
 
 class PspCall(models.Model):

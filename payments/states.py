@@ -92,6 +92,14 @@ FINAL_STATUSES = {
 }
 
 
+def status_label(kind: str, status: str) -> str:
+    """What staff read for a stored status: the TextChoices' label ("Partially Refunded"); ∅ for none."""
+    if not status:
+        return "∅"
+    choices = {"checkout": CheckoutStatus, "attempt": AttemptStatus, "refund": RefundStatus}.get(kind)
+    return str(choices(status).label) if choices and status in choices.values else status
+
+
 def is_final(kind: str, status: str) -> bool:
     return status in FINAL_STATUSES[kind]
 

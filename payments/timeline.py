@@ -18,11 +18,15 @@ from django.db.models import Q
 from checkout.models import Checkout
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
 from payments.psp.parse import redact
+from payments.states import status_label
 from webhooks.models import WebhookEvent
 
 LIMIT = 500
 # Entries at the same instant keep the order in which they happen.
 _ORDER = {"psp_call": 0, "webhook": 1, "status": 2, "staff": 3}
+KIND_LABELS = {"psp_call": "PSP call", "webhook": "webhook", "status": "status", "staff": "staff"}
+# Every word staff read is the TextChoices' label, never the stored value.
+_CAUSE_LABELS = dict(StatusChange.Cause.choices)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,29 @@ class Entry:
     detail: str = ""
     body: str = ""
     failed: bool = False
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+
+def who(*parts: str) -> str:
+    """"staff · alice · mid-office refund": each part once (a user named "staff" is not said twice)."""
+    kept: list[str] = []
+    for part in parts:
+        if part and part.casefold() not in {seen.casefold() for seen in kept}:
+            kept.append(part)
+    return " · ".join(kept) or "—"
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]  # "Asked the PSP", where str.capitalize() would write "Psp"
+
+
+def call_cause(cause: str) -> str:
+    # A PSP call's cause is `Cause.label()`: "psp_answer", "webhook evt_…", "staff review user #3".
+    kind, _, rest = cause.partition(" ")
+    return who(str(_CAUSE_LABELS.get(kind, kind)), rest)
 
 
 def checkout_timeline(*, checkout: Checkout) -> list[Entry]:
@@ -54,7 +81,7 @@ def _psp_calls(checkout: Checkout) -> list[Entry]:
             at=call.created_at, kind="psp_call",
             title=f"{'Poll: ' if call.cause.startswith('poll') else ''}{call.method} {call.path} → "
                   f"{call.status_code or 'no answer'}",
-            cause=call.cause or "—", detail=f"{call.duration_ms} ms{' · ' + call.error if call.error else ''}",
+            cause=call_cause(call.cause), detail=f"{call.duration_ms} ms{' · ' + call.error if call.error else ''}",
             body="\n".join(part for part in (
                 f"request: {_pretty(call.request_body)}" if call.request_body else "",
                 f"answer: {_pretty(call.response_body)}" if call.response_body is not None else "",
@@ -72,8 +99,8 @@ def _webhooks(checkout: Checkout) -> list[Entry]:
     events = WebhookEvent.objects.filter(Q(checkout=checkout) | psp_ids).order_by("received_at", "id")[:LIMIT]
     return [
         Entry(
-            at=event.received_at, kind="webhook", title=f"Webhook {event.type or '?'} {event.event_id}",
-            cause="the PSP", detail=f"{event.outcome}{' · ' + event.error if event.error else ''}",
+            at=event.received_at, kind="webhook", title=f"{event.type or '?'} {event.event_id}",
+            cause="the PSP", detail=who(str(event.get_outcome_display()), event.outcome_detail, event.error),
             body=_webhook_body(event.body), failed=event.outcome in ("failed", "invalid"),
         )
         for event in events
@@ -94,10 +121,10 @@ def _status_changes(checkout: Checkout) -> list[Entry]:
     return [
         Entry(
             at=change.created_at, kind="status",
-            title=f"{change.subject} {change.from_status or '∅'} → {change.to_status}",
-            cause=" · ".join(part for part in (
-                change.get_cause_display(), change.cause_reference, change.actor.get_username() if change.actor else "",
-            ) if part),
+            title=f"{change.get_subject_display()} {status_label(change.subject, change.from_status)} → "
+                  f"{status_label(change.subject, change.to_status)}",
+            cause=who(str(change.get_cause_display()), change.actor.get_username() if change.actor else "",
+                      change.cause_reference),
             detail=change.note, failed=change.to_status in ("failed", "needs_review"),
         )
         for change in changes[:LIMIT]
@@ -108,8 +135,8 @@ def _staff_actions(checkout: Checkout) -> list[Entry]:
     actions = StaffAction.objects.filter(checkout=checkout).select_related("actor").order_by("created_at", "id")
     return [
         Entry(
-            at=action.created_at, kind="staff", title=f"{action.actor.get_username()} {action.get_action_display()}",
-            cause=f"staff: {action.actor.get_username()}",
+            at=action.created_at, kind="staff", title=_capitalized(str(action.get_action_display())),
+            cause=who("staff", action.actor.get_username()),
             detail=" · ".join(part for part in (action.outcome, action.webhook_event_id, action.note) if part),
         )
         for action in actions[:LIMIT]

@@ -8,10 +8,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from midoffice.changelists import FastListMixin
-from payments.admin import ReadOnlyAdmin
+from payments.admin import WIDE_LIST, DatetimeColumns, ReadOnlyAdmin, checkout_link
 from payments.admin_views import back_to, object_or_404, require_perm
 from payments.psp.parse import redact
 from payments.staff import staff_id
@@ -23,17 +24,33 @@ MAX_REPROCESS = 100
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(FastListMixin, ReadOnlyAdmin):
-    list_display = ["event_id", "type", "outcome", "psp_object_id", "checkout", "received_at", "processed_at"]
+class WebhookEventAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
+    # Folded to read at 1,280 px: the event's type under its id, and the outcome with its reason.
+    list_display = ["event", "outcome_with_reason", "psp_object_id", "checkout_reference", "received"]
     list_filter = ["outcome"]
     search_fields = ["event_id"]
     search_help_text = "An event id evt_… or a PSP object id pay_… / re_… (exact)."
     list_select_related = ["checkout"]
-    readonly_fields = ("event_id", "type", "outcome", "error", "processing_attempts", "psp_object_id", "checkout",
-                       "received_at", "processed_at", "body_redacted")
+    readonly_fields = ("event_id", "type", "outcome", "outcome_detail", "error", "processing_attempts",
+                       "psp_object_id", "checkout", "received", "processed", "body_redacted")
     fields = readonly_fields
     actions = ["reprocess"]
+    change_list_template = WIDE_LIST
     change_form_template = "admin/webhooks/webhookevent/change_form.html"
+
+    @admin.display(description="event · type", ordering="event_id")
+    def event(self, event: WebhookEvent) -> str:
+        return format_html("{}<br><small>{}</small>", event.event_id, event.type or "?")
+
+    @admin.display(description="checkout", ordering="checkout__reference")
+    def checkout_reference(self, event: WebhookEvent) -> str:
+        return checkout_link(event.checkout) if event.checkout else "—"
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_with_reason(self, event: WebhookEvent) -> str:
+        """"Ignored: already applied (v2)": an event that changed nothing says why."""
+        label = event.get_outcome_display()
+        return f"{label}: {event.outcome_detail}" if event.outcome_detail else label
 
     @admin.display(description="body (secrets masked)")
     def body_redacted(self, event: WebhookEvent) -> str:

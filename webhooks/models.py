@@ -23,6 +23,9 @@ class WebhookEvent(models.Model):
     body = models.TextField()
     received_at = models.DateTimeField(auto_now_add=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RECEIVED)
+    outcome_detail = models.CharField(
+        max_length=255, blank=True, help_text="Why this outcome: what was applied, or why nothing was."
+    )
     error = models.TextField(blank=True)
     processing_attempts = models.PositiveIntegerField(default=0)
     # When the sweeper rings again for this event if it is still unprocessed (its task lost with

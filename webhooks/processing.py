@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
@@ -21,6 +22,7 @@ from payments.models import PaymentAttempt, Refund
 from payments.psp.parse import payment_from, refund_from
 from payments.psp.types import PspNotFound, PspPayment
 from payments.refunds import refund_apply
+from payments.states import AttemptStatus, RefundStatus
 from payments.sync import attempt_apply_payment
 from payments.transitions import Cause
 from webhooks.models import WebhookEvent
@@ -45,24 +47,32 @@ def event_process(*, event_pk: int) -> str:
     cause = Cause(kind="webhook", reference=event.event_id)
     try:
         if event.type.startswith("payment."):
-            outcome, checkout_id = _apply_payment(payment_from(payload["data"]), cause)
+            result = _apply_payment(payment_from(payload["data"]), cause)
         else:
-            outcome, checkout_id = _apply_refund(payload["data"], cause)
+            result = _apply_refund(payload["data"], cause)
     except Exception as exc:
         tries = event.processing_attempts + 1
         WebhookEvent.objects.filter(pk=event.pk).update(
-            outcome=Outcome.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], processing_attempts=tries,
+            outcome=Outcome.FAILED, outcome_detail="", error=f"{type(exc).__name__}: {exc}"[:2000],
+            processing_attempts=tries,
             retry_at=timezone.now() + retry_delay(tries) if tries < MAX_PROCESSING_ATTEMPTS else None,
         )
         raise
     WebhookEvent.objects.filter(pk=event.pk).update(
-        outcome=outcome, error="", processed_at=timezone.now(), checkout_id=checkout_id,
-        processing_attempts=event.processing_attempts + 1,
+        outcome=result.outcome, outcome_detail=result.detail[:255], error="", processed_at=timezone.now(),
+        checkout_id=result.checkout_id, processing_attempts=event.processing_attempts + 1,
     )
-    return outcome
+    return result.outcome
 
 
-def _apply_payment(payment: PspPayment, cause: Cause) -> tuple[str, uuid.UUID | None]:
+@dataclass(frozen=True)
+class Result:
+    outcome: str
+    detail: str  # why, in staff's words: above all why an event changed nothing
+    checkout_id: uuid.UUID | None = None
+
+
+def _apply_payment(payment: PspPayment, cause: Cause) -> Result:
     attempt = _attempt_of(payment)
     if attempt is None or _missed_versions(attempt, payment):
         context = {"cause": cause.label()}
@@ -71,14 +81,20 @@ def _apply_payment(payment: PspPayment, cause: Cause) -> tuple[str, uuid.UUID | 
         try:
             payment = psp().get_payment(payment.id, context=context)
         except PspNotFound:
-            return Outcome.IGNORED, None
+            return Result(Outcome.IGNORED, f"the PSP does not know payment {payment.id}")
         attempt = attempt or _attempt_of(payment)
         if attempt is None:
             logger.info("webhook %s is about payment %s, which is not ours", cause.reference, payment.id)
-            return Outcome.IGNORED, None
+            return Result(Outcome.IGNORED, f"payment {payment.id} is not one of ours")
     before = attempt.psp_version
     applied = attempt_apply_payment(attempt_id=attempt.id, payment=payment, cause=cause)
-    return (Outcome.PROCESSED if applied.psp_version > before else Outcome.IGNORED), attempt.checkout_id
+    if applied.psp_version > before:
+        status = AttemptStatus(applied.status).label
+        return Result(Outcome.PROCESSED, f"applied v{applied.psp_version} ({status})", attempt.checkout_id)
+    # Most often the PSP's direct answer (or a poll) brought this version first.
+    detail = (f"already applied (v{before})" if payment.version == before
+              else f"older than what we hold (v{payment.version}, we hold v{before})")
+    return Result(Outcome.IGNORED, detail, attempt.checkout_id)
 
 
 def _attempt_of(payment: PspPayment) -> PaymentAttempt | None:
@@ -95,16 +111,19 @@ def _missed_versions(attempt: PaymentAttempt, payment: PspPayment) -> bool:
     return attempt.psp_version > 0 and payment.version > attempt.psp_version + 1
 
 
-def _apply_refund(data: dict[str, object], cause: Cause) -> tuple[str, uuid.UUID | None]:
+def _apply_refund(data: dict[str, object], cause: Cause) -> Result:
     answer = refund_from(data)
     refund = Refund.objects.filter(psp_refund_id=answer.id).first()
     if refund is None:
         # Not one we know by id: made elsewhere, or its answer to us is still on its way (the
         # refund's own poll will learn it). The payment.refunded event carries the money.
-        return Outcome.IGNORED, None
+        return Result(Outcome.IGNORED, f"refund {answer.id} is not known to us (yet)")
     before = refund.status
     applied = refund_apply(refund_id=refund.id, answer=answer, cause=cause)
-    return (Outcome.PROCESSED if applied.status != before else Outcome.IGNORED), refund.checkout_id
+    if applied.status != before:
+        moved = f"refund {RefundStatus(before).label} → {RefundStatus(applied.status).label}"
+        return Result(Outcome.PROCESSED, moved, refund.checkout_id)
+    return Result(Outcome.IGNORED, f"already applied (refund {RefundStatus(applied.status).label})", refund.checkout_id)
 
 
 def retry_delay(tries: int) -> timedelta:

@@ -1,6 +1,7 @@
 """The shopper's pages with Django's test client; the PSP replaced at its HTTP boundary."""
 
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -36,7 +37,8 @@ def test_the_storefront_lists_products_and_a_button_starts_a_checkout(browser, p
     checkout = Checkout.objects.get()
     assert response.status_code == 303
     assert response["Location"] == f"/checkout/{checkout.id}/"
-    assert (checkout.amount, checkout.currency, checkout.reference) == (12.5, "EUR", "demo-mug")
+    assert (checkout.amount, checkout.currency) == (12.5, "EUR")
+    assert checkout.reference == f"demo-mug-{str(checkout.id)[:8]}"
 
 
 def test_the_storefront_says_so_when_the_psp_is_down(browser, psp_stub):
@@ -162,3 +164,70 @@ def test_an_expired_checkout_cannot_be_paid_from_its_page(browser):
 
 def test_an_unknown_checkout_page_is_a_404(browser):
     assert browser.get("/checkout/6f1c0000-0000-4000-8000-000000000000/").status_code == 404
+
+
+@pytest.mark.parametrize(("code", "sentence"), [
+    ("card_declined", "Your card was declined by your bank."),
+    ("authentication_failed", "The payment was not approved in your bank&#x27;s 3-D Secure check."),
+    ("something_new", "The payment did not go through."),
+])
+def test_a_failed_payment_is_told_in_a_sentence_with_the_code_kept_for_support(browser, code, sentence):
+    # given an attempt the PSP failed with a code
+    checkout = make_checkout()
+    make_attempt(checkout, status=AttemptStatus.FAILED, failure_code=code, payment_method="pm_card_declined")
+    # when the shopper reads the result page
+    page = browser.get(f"/checkout/{checkout.id}/result/").content.decode()
+    # then a sentence tells what happened, and the raw code is only the small reference for support
+    assert sentence in page
+    assert f"({code})" not in page
+    assert f"Reference for support: <code>{code}</code>" in page
+
+
+def test_the_purchase_page_after_a_failure_says_why_in_words(browser):
+    checkout = make_checkout()
+    make_attempt(checkout, status=AttemptStatus.FAILED, failure_code="insufficient_funds")
+    page = browser.get(f"/checkout/{checkout.id}/").content.decode()
+    assert "does not have enough funds" in page and "(insufficient_funds)" not in page
+
+
+def test_the_result_page_names_the_method_instead_of_repeating_its_choosing_instructions(browser):
+    # given an approved 3-D Secure payment
+    checkout = make_checkout(status=CheckoutStatus.PAID)
+    make_attempt(checkout, status=AttemptStatus.SUCCEEDED, payment_method="pm_card_3ds")
+    # when the shopper reads the result page
+    page = browser.get(f"/checkout/{checkout.id}/result/").content.decode()
+    # then the method is named plainly
+    assert "Card with 3-D Secure ·" in page and "asks you to approve" not in page
+
+
+def test_each_demo_order_of_one_product_gets_its_own_reference(browser, psp_stub):
+    # given the PSP registers every session
+    def session(request):
+        return 201, {}, json.dumps(session_json(amount="18.00"))
+
+    psp_stub.add_callback("POST", f"{PSP}/v1/sessions", callback=session, content_type="application/json")
+    token = _csrf(browser, "/")
+    # when a shopper buys the notebook three times
+    for _ in range(3):
+        assert browser.post("/", {"product": "notebook", "csrfmiddlewaretoken": token}).status_code == 303
+    # then staff see three references, each naming the product and its checkout's short id
+    checkouts = list(Checkout.objects.all())
+    assert len({checkout.reference for checkout in checkouts}) == 3
+    assert all(checkout.reference == f"demo-notebook-{str(checkout.id)[:8]}" for checkout in checkouts)
+
+
+def test_the_favicon_is_served_and_linked_so_no_404_is_logged(browser, caplog):
+    # when a browser asks for /favicon.ico after a page
+    page = browser.get("/").content.decode()
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        icon = browser.get("/favicon.ico")
+    # then it gets an image, nothing is logged, and the pages link the same icon
+    assert icon.status_code == 200 and icon["Content-Type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg")
+    assert caplog.records == []
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+
+
+def test_the_mid_office_pages_link_the_favicon(client):
+    page = client.get("/admin/login/").content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg"' in page

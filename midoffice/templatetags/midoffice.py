@@ -1,6 +1,9 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
+
+from midoffice import formats
+from payments.states import status_label
 
 register = template.Library()
 
@@ -17,3 +20,21 @@ def duration(value: timedelta) -> str:
     if seconds < 86400:
         return f"{hours} h {minutes % 60} min"
     return f"{days} d {hours % 24} h"
+
+
+@register.filter
+def when(value: datetime | None) -> str:
+    """A moment as the mid-office writes it everywhere: "2026-11-30 05:07:54"."""
+    return formats.when(value)
+
+
+@register.filter
+def when_ms(value: datetime | None) -> str:
+    """The same, with milliseconds (the timeline, where events a few ms apart keep their order)."""
+    return formats.when(value, milliseconds=True)
+
+
+@register.filter
+def attempt_status(value: str) -> str:
+    """An attempt status's label ("Needs Review"), where the template holds only the stored value."""
+    return status_label("attempt", value)

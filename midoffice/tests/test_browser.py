@@ -22,6 +22,13 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
+# The mid-office's lists that must read at 1,280 px, and the screenshot saved of each (if any).
+LISTS = {
+    "/admin/payments/paymentattempt/": "attempt-list-1280.png", "/admin/checkout/checkout/": "",
+    "/admin/payments/refund/": "", "/admin/payments/statuschange/": "status-changes-1280.png",
+    "/admin/payments/pspcall/": "", "/admin/webhooks/webhookevent/": "webhook-events-1280.png",
+}
+
 
 def test_an_operator_finds_a_payment_by_reference_and_refunds_part_of_it(e2e, live_server, worker):
     # given a paid checkout and an operator (set up before Playwright runs its event loop here)
@@ -30,6 +37,10 @@ def test_an_operator_finds_a_payment_by_reference_and_refunds_part_of_it(e2e, li
         reference=reference, cause=Cause(kind="api"))
     attempt_buy_now(checkout_id=checkout.id, token=checkout.psp_token, payment_method="pm_card_visa",
                     cause=Cause(kind="shopper"))
+    waiting = checkout_create(amount=Decimal("18.00"), currency="EUR", storefront=make_storefront(),
+                              reference=f"demo-notebook-{secrets.token_hex(4)}", cause=Cause(kind="api"))
+    attempt_buy_now(checkout_id=waiting.id, token=waiting.psp_token, payment_method="pm_bank_transfer_silent",
+                    cause=Cause(kind="shopper"))  # pending, with a next poll: the list's widest row
     operator = make_staff(OPERATOR)
     OUTPUT.mkdir(exist_ok=True)
     from playwright.sync_api import expect, sync_playwright
@@ -49,7 +60,7 @@ def test_an_operator_finds_a_payment_by_reference_and_refunds_part_of_it(e2e, li
         page.goto(f"{live_server.url}/admin/checkout/checkout/")
         page.fill("#searchbar", reference)
         page.press("#searchbar", "Enter")
-        page.click(f"#result_list a:has-text('{checkout.id!s}')")
+        page.click(f"#result_list a:has-text('{str(checkout.id)[:8]}')")
         # refund 5.00 of it, confirming on the second page,
         page.click("a.refund-link")
         page.fill("#id_amount", "5.00")
@@ -59,8 +70,55 @@ def test_an_operator_finds_a_payment_by_reference_and_refunds_part_of_it(e2e, li
         page.click("#confirm-refund")
         # then the refunded amount appears by itself once the PSP settles it
         expect(page.locator("#refunded-amount")).to_have_text("5.00 EUR", timeout=30_000)
-        expect(page.locator("#checkout-status")).to_have_text("partially_refunded")
+        expect(page.locator("#checkout-status")).to_have_text("Partially Refunded")
         page.locator("#timeline").scroll_into_view_if_needed()
         page.screenshot(path=str(OUTPUT / "checkout-timeline.png"), full_page=True)
+        # where "Ask the PSP now" (a button in a form) looks like the links beside it
+        looks = page.evaluate("""[...document.querySelectorAll('.object-tools li > a, .object-tools li button')]
+            .map(tool => { const style = getComputedStyle(tool);
+                return [style.backgroundColor, style.color, style.textTransform, style.fontSize, style.borderRadius]
+                    .join(' '); })""")
+        assert len(looks) >= 3 and len(set(looks)) == 1, looks
+        page_overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert page_overflow <= 0, f"the checkout page is {page_overflow} px wider than 1,280 px"
+        # and every list, refunds and webhooks included now, reads whole at 1,280 px (no sideways scroll)
+        for path, shot in LISTS.items():
+            page.goto(f"{live_server.url}{path}")
+            expect(page.locator("#result_list")).to_be_visible()
+            if shot:
+                page.screenshot(path=str(OUTPUT / shot), full_page=True)
+            overflow = page.evaluate("(() => { const box = document.querySelector('#changelist .results');"
+                                     " return box.scrollWidth - box.clientWidth; })()")
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 1,280 px"
         browser.close()
     assert Checkout.objects.get(id=checkout.id).status == CheckoutStatus.PARTIALLY_REFUNDED
+
+
+def test_a_shopper_buys_from_the_demo_shop_and_reads_why_the_card_failed(e2e, live_server):
+    # given the demo shop in a browser 1,280 px wide
+    OUTPUT.mkdir(exist_ok=True)
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/")
+        buttons = page.locator(".products button")
+        tops = [buttons.nth(index).bounding_box()["y"] for index in range(buttons.count())]
+        page.screenshot(path=str(OUTPUT / "storefront.png"), full_page=True)
+        # when they buy the notebook with a card that is declined
+        page.click("button:has-text('Buy dot-grid notebook')")
+        expect(page.locator("h1")).to_have_text("Pay your order")
+        page.check("input[value=pm_card_declined]")
+        page.screenshot(path=str(OUTPUT / "purchase.png"), full_page=True)
+        page.click("button:has-text('Buy Now')")
+        # then the result page says why in words, with the code only as a reference for support
+        expect(page.locator("[data-status=failed]")).to_be_visible()
+        expect(page.get_by_text("Your card was declined by your bank.", exact=False)).to_be_visible()
+        expect(page.locator("#support-reference")).to_have_text("Reference for support: card_declined")
+        page.screenshot(path=str(OUTPUT / "result-failed.png"), full_page=True)
+        browser.close()
+    # and the Buy buttons of the cards on one row stand at the same height
+    assert round(tops[0]) == round(tops[1]) and round(tops[2]) == round(tops[3]), tops
+    assert Checkout.objects.get().reference.startswith("demo-notebook-")

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from checkout.tests.factories import make_checkout
+from payments.admin_views import RefundForm
 from payments.models import PaymentAttempt, Refund, StaffAction, StatusChange
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 from payments.tests.factories import PSP, make_attempt, payment_json, refund_json
@@ -180,3 +181,12 @@ def test_a_selection_stops_at_the_first_attempt_the_psp_cannot_answer(client, ps
     assert "Asked the PSP about 1 of 3 attempt(s): 0 changed, 1 without an answer." in response.content.decode()
     assert len(psp_stub.calls) == 3
     assert StaffAction.objects.filter(action="ask_psp").count() == 1
+
+
+@pytest.mark.parametrize(("currency", "step"), [("EUR", "0.01"), ("JPY", "1"), ("KWD", "0.001")])
+def test_the_refund_amount_field_steps_by_the_currencys_smallest_unit(currency, step):
+    # when the refund form is made for a payment in this currency
+    form = RefundForm(currency=currency, left=Decimal("5"), initial={"request_key": uuid.uuid4()})
+    html = str(form["amount"])
+    # then the browser's arrows and checks count in the currency's digits, from that same base
+    assert f'step="{step}"' in html and f'min="{step}"' in html

@@ -51,7 +51,7 @@ def test_a_partial_refund_from_the_mid_office_settles_at_the_sandbox(e2e, client
     assert checkout.attempts.get().refunded_amount == Decimal("5.00")
     assert StaffAction.objects.get(action="refund").actor == operator
     page = client.get(f"/admin/checkout/checkout/{checkout.id}/change/").content.decode()
-    assert "refund pending → succeeded" in page and "5.00 EUR" in page
+    assert "Refund Pending → Succeeded" in page and "5.00 EUR" in page  # the timeline, in the labels
     # and a second submit of the same form refunds nothing more
     client.post(url, {**form, "confirm": "Yes"})
     assert Refund.objects.count() == 1

@@ -11,6 +11,7 @@ from payments.states import (
     check_move,
     checkout_status_for,
     is_final,
+    status_label,
 )
 
 
@@ -75,3 +76,13 @@ def test_every_status_has_a_row_in_the_tables():
 )
 def test_checkout_status_follows_its_attempt(attempt_status, refunded, expected):
     assert checkout_status_for(attempt_status, Decimal("12.50"), Decimal(refunded)) == expected
+
+
+@pytest.mark.parametrize(("kind", "status", "label"), [
+    ("checkout", "partially_refunded", "Partially Refunded"),
+    ("attempt", "needs_review", "Needs Review"),
+    ("refund", "", "∅"),
+    ("checkout", "not_a_status", "not_a_status"),
+])
+def test_staff_read_a_status_by_its_label(kind, status, label):
+    assert status_label(kind, status) == label

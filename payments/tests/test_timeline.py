@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from checkout.tests.factories import make_checkout
 from midoffice.tests.factories import OPERATOR, make_staff
+from payments.models import PspCall, StatusChange
 from payments.polling import attempt_poll
 from payments.staff import attempt_ask_psp
 from payments.states import AttemptStatus, CheckoutStatus
@@ -46,14 +47,16 @@ def test_the_timeline_tells_the_whole_story_in_order(psp_stub, django_capture_on
     entries = checkout_timeline(checkout=checkout)
     story = [(entry.kind, entry.title.split(" → ")[0], entry.cause.split(" · ")[0]) for entry in entries]
     assert story == [
-        ("status", "checkout ∅", "storefront API"),
+        ("status", "Checkout ∅", "storefront API"),
         ("psp_call", "Poll: GET /v1/payments/pay_1", "poll"),
-        ("psp_call", "GET /v1/payments/pay_1", f"staff ask the PSP now user #{staff.id}"),
-        ("staff", "olivia asked the PSP", "staff: olivia"),
-        ("webhook", f"Webhook payment.succeeded {payload['id']}", "the PSP"),
-        ("status", "attempt pending", "webhook"),
-        ("status", "checkout processing", "webhook"),
+        ("psp_call", "GET /v1/payments/pay_1", "staff"),
+        ("staff", "Asked the PSP", "staff"),
+        ("webhook", f"payment.succeeded {payload['id']}", "the PSP"),
+        ("status", "Attempt Pending", "webhook"),
+        ("status", "Checkout Processing", "webhook"),
     ]
+    assert entries[2].cause == f"staff · ask the PSP now user #{staff.id}"
+    assert entries[3].cause == "staff · olivia"
     assert entries[1].detail.endswith("ms") and '"status": "pending"' in entries[1].body
     assert entries[3].detail == "still pending"
     everything = " ".join(entry.body for entry in entries)
@@ -68,3 +71,34 @@ def test_the_checkout_page_shows_the_timeline_and_masks_the_token(client):
     assert 'id="timeline"' in page and "storefront API" in page
     assert checkout.psp_token not in page and f"…{checkout.psp_token[-4:]}" in page
     assert "midoffice/live.js" in page  # refreshes itself
+
+
+def test_the_timeline_says_each_thing_once_in_human_words(client):
+    # given a checkout refunded in part by a staff member whose username is "staff", after the PSP's
+    # direct answer moved its attempt (recorded with the raw cause values)
+    staff = make_staff(OPERATOR, username="staff")
+    checkout = make_checkout(status=CheckoutStatus.PAID)
+    attempt = make_attempt(checkout, status=AttemptStatus.SUCCEEDED, psp_payment_id="pay_1")
+    StatusChange.objects.create(checkout=checkout, attempt=attempt, subject="attempt", from_status="started",
+                                to_status="succeeded", cause="psp_answer")
+    StatusChange.objects.create(checkout=checkout, subject="checkout", from_status="paid",
+                                to_status="partially_refunded", cause="staff", cause_reference="mid-office refund",
+                                actor=staff)
+    PspCall.objects.create(method="POST", path="/v1/payments", status_code=201, duration_ms=4,
+                           checkout_id=checkout.id, cause="psp_answer")
+    # when staff read the checkout's timeline
+    entries = checkout_timeline(checkout=checkout)
+    client.force_login(make_staff(OPERATOR))
+    page = client.get(f"/admin/checkout/checkout/{checkout.id}/change/").content.decode()
+    # then the causes and statuses are the TextChoices' labels, each word said once
+    assert sorted((entry.title, entry.cause) for entry in entries) == sorted([
+        ("Attempt Started → Succeeded", "PSP answer"),
+        ("Checkout Paid → Partially Refunded", "staff · mid-office refund"),
+        ("POST /v1/payments → 201", "PSP answer"),
+    ])
+    timeline = page[page.index('id="timeline"'):]
+    assert "psp_answer" not in timeline and "partially_refunded" not in timeline.replace("s-partially_refunded", "")
+    assert "PSP call" in timeline and "pspcall" not in timeline
+    # and the page's summary says the status as the fields do, not the stored value
+    summary = page[page.index('id="live-summary"'):page.index('id="timeline"')]
+    assert ">Paid<" in summary and ">paid<" not in summary

@@ -40,7 +40,8 @@
         if (html && !busy()) {
           swap(html);
           var stamp = document.getElementById("live-stamp");
-          if (stamp) { stamp.textContent = "updated " + new Date().toLocaleTimeString(); }
+          // HH:MM:SS in UTC, the settings' TIME_ZONE: the same clock as every time on the page.
+          if (stamp) { stamp.textContent = "updated " + new Date().toISOString().slice(11, 19); }
         }
       })
       .catch(function () { /* offline for a moment: the next tick tries again */ });

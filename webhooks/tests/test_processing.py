@@ -6,10 +6,12 @@ import pytest
 import time_machine
 
 from checkout.tests.factories import make_checkout
+from midoffice.tests.factories import OPERATOR, make_staff
 from payments.models import Refund
 from payments.psp.types import PspUnavailable
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 from payments.tests.factories import PSP, make_attempt, payment_json, refund_json
+from payments.timeline import checkout_timeline
 from webhooks.models import WebhookEvent
 from webhooks.processing import event_process, events_requeue_stale
 from webhooks.tests.factories import deliver, event
@@ -178,3 +180,36 @@ def test_a_failed_event_is_given_up_after_its_last_try(client, psp_stub):
         event_process(event_pk=stored.pk)
     stored.refresh_from_db()
     assert (stored.outcome, stored.retry_at) == ("failed", None)  # left for staff to process again
+
+
+def test_an_event_the_psps_direct_answer_already_applied_says_so(client):
+    # given an attempt whose Buy Now answer already brought the PSP's version 2
+    checkout = make_checkout(status=CheckoutStatus.PAID)
+    attempt = make_attempt(checkout, status=AttemptStatus.SUCCEEDED, psp_payment_id="pay_1", psp_version=2)
+    stored = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=2))
+    # when the webhook about that same version is processed
+    assert event_process(event_pk=stored.pk) == "ignored"
+    # then the event records why it changed nothing, and staff read it in the list and on the timeline
+    stored.refresh_from_db()
+    assert stored.outcome_detail == "already applied (v2)"
+    client.force_login(make_staff(OPERATOR))
+    listing = client.get("/admin/webhooks/webhookevent/").content.decode()
+    assert "Ignored: already applied (v2)" in listing
+    (entry,) = [entry for entry in checkout_timeline(checkout=checkout) if entry.kind == "webhook"]
+    assert entry.detail == "Ignored · already applied (v2)"
+
+
+def test_an_event_that_moves_the_attempt_says_what_it_applied(client):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    stored = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=2))
+    event_process(event_pk=stored.pk)
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.outcome_detail) == ("processed", "applied v2 (Succeeded)")
+
+
+def test_an_older_event_says_which_versions_it_was_behind(client):
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.SUCCEEDED, psp_payment_id="pay_1", psp_version=3)
+    stored = _receive(client, "payment.pending", payment_json(attempt, id="pay_1", status="pending", version=2))
+    event_process(event_pk=stored.pk)
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.outcome_detail) == ("ignored", "older than what we hold (v2, we hold v3)")
