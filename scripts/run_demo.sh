@@ -50,8 +50,9 @@ cat <<MSG
 MSG
 wait -n "${pids[@]}"
 status=$?
-# Ctrl-C reaches every process at once, so one of them may end before this script hears it:
-# a status above 128 is a signal (130 for Ctrl-C), not a crash.
-if [ -z "$stopping" ] && [ "$status" -le 128 ]; then
+# Ctrl-C reaches every process at once, so one of them may end before this script's own trap
+# has run: give the trap a moment, so that a Ctrl-C is never reported as a crash.
+sleep 0.5
+if [ -z "$stopping" ]; then
     echo "A demo process exited by itself (status $status; its output is above); stopping the others."
 fi
