@@ -83,3 +83,13 @@ def test_staff_see_and_filter_checkouts_by_storefront(admin_client):
     assert "order-a" in page and "order-b" not in page
     assert "shop-a" in page
     assert "shop-b" in admin_client.get("/admin/checkout/checkout/").content.decode()
+
+
+@pytest.mark.parametrize("group", ["Payments viewer", "Payments operator"])
+def test_staff_in_either_group_see_the_storefronts_list(client, group):
+    from midoffice.tests.factories import make_staff
+
+    make_storefront("shop-a")
+    client.force_login(make_staff(group))
+    page = client.get("/admin/checkout/storefront/")
+    assert page.status_code == 200 and "shop-a" in page.content.decode()
