@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench-psp bench-admin bench clean
+.PHONY: run test lint bench-psp bench-admin bench-recovery bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-psp: $(VENV)/.dev
 # The mid-office at 10,000 and 1,000,000 attempts; needs PostgreSQL (BENCH_DATABASE_URL, see the script).
 bench-admin: $(VENV)/.dev
 	$(BIN)/python -m bench.admin_changelist
+
+# PostgreSQL restarted under a running system (a throwaway cluster, gunicorn, worker, sandbox).
+bench-recovery: $(VENV)/.dev
+	DEBUG=true $(BIN)/python -m bench.recovery_db_restart
 
 bench: bench-psp bench-admin
 
