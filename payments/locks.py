@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt, Refund
+from payments.models import Checkout, PaymentAttempt, Refund
 
 
 def lock_checkout(checkout_id: uuid.UUID | str) -> Checkout:

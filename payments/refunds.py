@@ -11,16 +11,15 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from checkout.models import Checkout
 from payments import schedule
+from payments.errors import Conflict, DomainError, NotFound
 from payments.gateway import psp
 from payments.locks import lock_checkout, lock_refund
-from payments.models import PaymentAttempt, Refund
+from payments.models import Checkout, PaymentAttempt, Refund
 from payments.money import has_currency_digits
 from payments.psp.types import PspProtocolError, PspRefund, PspRejected, PspUnavailable
 from payments.states import AttemptStatus, RefundStatus, can_move, is_final
 from payments.transitions import Cause, move_attempt, move_refund, record_creation
-from paysite.api_errors import ApiError, Conflict, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ def refund_record(
 
 def _check_amount(attempt: PaymentAttempt, amount: Decimal) -> None:
     if amount <= 0 or not has_currency_digits(amount, attempt.currency):
-        raise ApiError(
+        raise DomainError(
             f"The amount must be positive with the digits of {attempt.currency}.", code="invalid_amount",
             fields={"amount": ["Invalid amount."]},
         )
@@ -192,7 +191,7 @@ def refund_resolve_unsent(*, refund_id: uuid.UUID, note: str, cause: Cause) -> R
     the PSP still remembers the refund's key (ask the PSP instead: it resends safely) and for a
     refund the PSP knows (its word decides)."""
     if not note.strip():
-        raise ApiError("Write what you checked at the PSP.", code="invalid_request", fields={"note": ["Required."]})
+        raise DomainError("Write what you checked at the PSP.", code="invalid_request", fields={"note": ["Required."]})
     with transaction.atomic():
         checkout, _attempt, refund = lock_refund(refund_id)
         if refund.status != RefundStatus.NEEDS_REVIEW or refund.psp_refund_id:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from payments.errors import Conflict, DomainError
 from payments.gateway import psp
 from payments.locks import lock_attempt
 from payments.models import PaymentAttempt, StaffAction
@@ -20,7 +21,6 @@ from payments.money import format_amount
 from payments.psp.types import PspError, PspPayment, PspRejected
 from payments.states import FINAL_ATTEMPT_STATUSES, AttemptStatus
 from payments.transitions import Cause, move_attempt
-from paysite.api_errors import ApiError, Conflict
 
 NOT_RECEIVED = "not_received_by_psp"
 
@@ -104,7 +104,7 @@ def attempt_review_note(*, attempt_id: uuid.UUID, note: str, actor_id: int) -> S
     """Record why an attempt stays in review when the PSP cannot settle it. The note is required,
     and refused while the PSP reports an outcome that staff should confirm instead."""
     if not note.strip():
-        raise ApiError("Write what you found and what happens next.", code="invalid_request",
+        raise DomainError("Write what you found and what happens next.", code="invalid_request",
                        fields={"note": ["Required."]})
     truth = attempt_review_truth(attempt_id=attempt_id, actor_id=actor_id)
     if truth.confirmable:

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt
+from payments.models import Checkout, PaymentAttempt
 from payments.states import AttemptStatus, RefundStatus
 
 

@@ -11,28 +11,18 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest
 
-from checkout.models import Checkout
+from payments.errors import Conflict, DomainError, NotFound
 from payments.locks import lock_checkout
-from payments.models import PaymentAttempt, Refund, StaffAction
+from payments.models import Checkout, PaymentAttempt, Refund, StaffAction
 from payments.money import format_amount
 from payments.psp.types import PspError
 from payments.refunds import refund_record, refund_resolve_unsent, refund_send, refund_sync
 from payments.sync import attempt_sync
 from payments.transitions import Cause
-from paysite.api_errors import ApiError, Conflict, NotFound
 
 Action = StaffAction.Action
-
-
-def staff_id(request: HttpRequest) -> int:
-    """The signed-in member of staff's id (the admin lets no anonymous request reach a view)."""
-    if request.user.pk is None:
-        raise PermissionDenied
-    return int(request.user.pk)
 
 
 def _staff(actor_id: int, reference: str, note: str = "") -> Cause:
@@ -84,7 +74,7 @@ def refund_request(
     is asked after the commit, with the refund's own Idempotency-Key.
     """
     if not reason.strip():
-        raise ApiError("Give a reason for the refund.", code="invalid_request", fields={"reason": ["Required."]})
+        raise DomainError("Give a reason for the refund.", code="invalid_request", fields={"reason": ["Required."]})
     with transaction.atomic():
         try:
             checkout = lock_checkout(checkout_id)

@@ -17,11 +17,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkout.models import Checkout
 from payments import schedule
 from payments.gateway import psp
 from payments.locks import lock_attempt
-from payments.models import PaymentAttempt
+from payments.models import Checkout, PaymentAttempt
 from payments.money import format_amount
 from payments.psp.parse import redact
 from payments.psp.types import PspPayment, PspProtocolError, PspRejected, PspUnavailable

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt, Refund, StatusChange
+from payments.models import Checkout, PaymentAttempt, Refund, StatusChange
 from payments.states import AttemptStatus, can_move, check_move, checkout_status_for
 
 

@@ -11,7 +11,7 @@ import time_machine
 from django.utils import timezone
 
 from checkout.tests.factories import make_checkout
-from payments.dashboard import review_queue
+from midoffice.dashboard_selectors import review_queue
 from payments.models import PaymentAttempt, StatusChange
 from payments.psp.parse import payment_from, refund_from
 from payments.refunds import refund_apply, refund_record

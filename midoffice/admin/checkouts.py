@@ -13,16 +13,16 @@ from django.utils.html import format_html
 
 from checkout.api_keys import api_key_revoke
 from checkout.models import ApiKey, Checkout, Storefront
+from midoffice.admin import views as admin_views
+from midoffice.admin.base import DatetimeColumns, MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, money, polls_cell
 from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin, storefront_filter
 from midoffice.formats import short_id, when
 from midoffice.search import HELP_TEXT, parse_term, reference_prefix
-from payments import admin_views
-from payments.admin import DatetimeColumns, MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, money, polls_cell
+from midoffice.timeline import checkout_timeline
 from payments.models import PaymentAttempt, Refund
 from payments.money import format_amount
 from payments.psp.parse import redact
 from payments.selectors import checkout_refundable
-from payments.timeline import checkout_timeline
 
 
 class AttemptInline(DatetimeColumns, ReadOnlyInline):

@@ -17,12 +17,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt, Refund
+from midoffice.staff import staff_id
+from payments.models import Checkout, PaymentAttempt, Refund
 from payments.money import currency_digits, format_amount, has_currency_digits
 from payments.review import attempt_resolve, attempt_review_note, attempt_review_truth
 from payments.selectors import checkout_refundable
-from payments.staff import attempt_ask_psp, refund_ask_psp, refund_close_unsent, refund_request, staff_id
+from payments.staff import attempt_ask_psp, refund_ask_psp, refund_close_unsent, refund_request
 from payments.states import AttemptStatus, RefundStatus
 from paysite.api_errors import ApiError
 

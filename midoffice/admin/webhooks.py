@@ -11,11 +11,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from midoffice.admin.base import WIDE_LIST, DatetimeColumns, ReadOnlyAdmin, checkout_link
+from midoffice.admin.views import back_to, object_or_404, require_perm
 from midoffice.changelists import FastListMixin
-from payments.admin import WIDE_LIST, DatetimeColumns, ReadOnlyAdmin, checkout_link
-from payments.admin_views import back_to, object_or_404, require_perm
+from midoffice.staff import staff_id
 from payments.psp.parse import redact
-from payments.staff import staff_id
 from paysite.api_errors import ApiError
 from webhooks.models import WebhookEvent
 from webhooks.staff import event_reprocess

@@ -11,10 +11,20 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from midoffice.admin import views as admin_views
+from midoffice.admin.base import (
+    WIDE_LIST,
+    DatetimeColumns,
+    ReadOnlyAdmin,
+    checkout_link,
+    money,
+    polls_cell,
+    row_fields,
+)
 from midoffice.changelists import (
     CsvExportMixin,
     CurrencyFilter,
@@ -23,94 +33,17 @@ from midoffice.changelists import (
     fixed_filter,
     storefront_filter,
 )
-from midoffice.formats import short_id, when, when_column
+from midoffice.formats import short_id
 from midoffice.search import HELP_TEXT, parse_term, reference_prefix
-from payments import admin_views
+from midoffice.staff import staff_id
+from midoffice.timeline import call_cause, who
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
 from payments.money import format_amount
-from payments.staff import attempt_ask_psp, refund_ask_psp, staff_id
+from payments.staff import attempt_ask_psp, refund_ask_psp
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus, status_label
-from payments.timeline import call_cause, who
 
 # A selection larger than this is refused: each row is one call to the PSP, made while staff wait.
 MAX_ASK_PSP = 100
-
-
-class NoWrites:
-    """Nobody may add, change or delete these rows by hand, superusers included."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class MissingRecordIs404:
-    """An unknown or malformed id in a record's URL is a 404, where Django redirects home."""
-
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
-        found = super().get_object(request, object_id, from_field)  # type: ignore[misc]
-        if found is None:
-            raise Http404("No such record.")
-        return found
-
-
-class ReadOnlyAdmin(MissingRecordIs404, NoWrites, admin.ModelAdmin):
-    """For records nobody may write by hand, superusers included."""
-
-
-class ReadOnlyInline(NoWrites, admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-
-def money(amount: Any, currency: str) -> str:
-    return f"{format_amount(amount, currency)} {currency}"
-
-
-def checkout_link(checkout: Any) -> str:
-    url = reverse("admin:checkout_checkout_change", args=[checkout.id])
-    if checkout.reference:
-        return format_html('<a href="{}" title="{}">{}</a>', url, checkout.id, checkout.reference)
-    return short_id(checkout.id, url)
-
-
-def polls_cell(attempt: PaymentAttempt) -> str:
-    """How often the attempt was polled, and (below, small) when it is polled next."""
-    if attempt.next_poll_at is None:
-        return str(attempt.poll_count)
-    return format_html('{}<br><small>next {}</small>', attempt.poll_count, when(attempt.next_poll_at))
-
-
-# A list without the navigation column (the CSV-exporting lists use admin/midoffice/change_list.html).
-WIDE_LIST = "admin/midoffice/wide_change_list.html"
-
-
-# Datetime columns as the mid-office writes them everywhere (midoffice/formats.py).
-DATETIME_COLUMNS = {"created_at": "created", "updated_at": "updated", "next_poll_at": "next_poll",
-                    "expires_at": "expires", "processed_at": "processed", "received_at": "received"}
-
-
-def row_fields(model: Any, **shown_as: str) -> tuple[str, ...]:
-    """Every field of `model` for its read-only page, datetimes (and any `shown_as`) by their display."""
-    names = {**DATETIME_COLUMNS, **shown_as}
-    return tuple(names.get(field.name, field.name) for field in model._meta.fields)
-
-
-class DatetimeColumns:
-    """`created`, `updated`, … for the model's `created_at`, `updated_at`, …, in the one format."""
-
-    created = when_column("created_at")
-    updated = when_column("updated_at")
-    next_poll = when_column("next_poll_at", "next poll")
-    expires = when_column("expires_at")
-    processed = when_column("processed_at")
-    received = when_column("received_at")
 
 
 PSP_SILENT = "the PSP could not"
