@@ -11,11 +11,12 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from payments import schedule
+from payments.attempt_lifecycle import attempt_send
 from payments.errors import Conflict, DomainError, Forbidden, NotFound
 from payments.locks import lock_checkout
 from payments.models import Checkout, PaymentAttempt
+from payments.selectors import checkout_expired
 from payments.states import LIVE_ATTEMPT_STATUSES, AttemptStatus, CheckoutStatus
-from payments.sync import attempt_send
 from payments.transitions import Cause, follow_attempt, record_creation
 
 
@@ -80,7 +81,6 @@ def _lock_payable_checkout(checkout_id: uuid.UUID, token: str) -> Checkout:
         raise Forbidden("This token does not belong to this checkout.", fields={"token": ["Wrong token."]})
     if checkout.status in (CheckoutStatus.REFUNDED, CheckoutStatus.PARTIALLY_REFUNDED):
         raise Conflict("This checkout was refunded; it cannot be paid again.", code="checkout_refunded")
-    live = checkout.status in (CheckoutStatus.PROCESSING, CheckoutStatus.PAID)
-    if not live and (checkout.status == CheckoutStatus.EXPIRED or checkout.expires_at <= timezone.now()):
+    if checkout_expired(checkout=checkout, now=timezone.now()):
         raise Conflict("This checkout has expired.", code="checkout_expired")
     return checkout

@@ -12,7 +12,6 @@ from django.utils.html import format_html
 
 from midoffice.formats import short_id, when, when_column
 from payments.models import PaymentAttempt
-from payments.money import format_amount
 
 
 class NoWrites:
@@ -46,10 +45,6 @@ class ReadOnlyInline(NoWrites, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-
-
-def money(amount: Any, currency: str) -> str:
-    return f"{format_amount(amount, currency)} {currency}"
 
 
 def checkout_link(checkout: Any) -> str:

@@ -21,7 +21,6 @@ from midoffice.admin.base import (
     DatetimeColumns,
     ReadOnlyAdmin,
     checkout_link,
-    money,
     polls_cell,
     row_fields,
 )
@@ -34,37 +33,34 @@ from midoffice.changelists import (
     storefront_filter,
 )
 from midoffice.formats import short_id
-from midoffice.search import HELP_TEXT, parse_term, reference_prefix
+from midoffice.search import HELP_TEXT, Term, TermSearch, reference_prefix
 from midoffice.staff import staff_id
 from midoffice.timeline import call_cause, who
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
-from payments.money import format_amount
-from payments.staff import attempt_ask_psp, refund_ask_psp
+from payments.money import format_amount, format_money
+from payments.staff import PspAsked, attempt_ask_psp, refund_ask_psp
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus, status_label
 
 # A selection larger than this is refused: each row is one call to the PSP, made while staff wait.
 MAX_ASK_PSP = 100
 
 
-PSP_SILENT = "the PSP could not"
-
-
-def _ask_until_the_psp_fails(ids: list[Any], ask: Callable[[Any], str]) -> list[str]:
+def _ask_until_the_psp_fails(ids: list[Any], ask: Callable[[Any], PspAsked]) -> list[PspAsked]:
     """Ask about each row in turn, but stop at the first the PSP cannot answer: with the PSP down,
     each would wait out every timeout and retry, and the page would hang for minutes. The poller
     keeps asking about the rest anyway."""
-    outcomes: list[str] = []
+    results: list[PspAsked] = []
     for row_id in ids:
-        outcomes.append(ask(row_id))
-        if outcomes[-1].startswith(PSP_SILENT):
+        results.append(ask(row_id))
+        if not results[-1].answered:
             break
-    return outcomes
+    return results
 
 
 class AskPspMixin:
     """The "Ask the PSP now" action on a selection of attempts or refunds."""
 
-    def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
+    def ask_psp_about(self, row_id: Any, actor_id: int) -> PspAsked:
         raise NotImplementedError
 
     def has_ask_psp_permission(self, request: HttpRequest) -> bool:
@@ -78,17 +74,17 @@ class AskPspMixin:
             self.message_user(request, f"Select at most {MAX_ASK_PSP} {noun}s at a time.",  # type: ignore[attr-defined]
                               messages.ERROR)
             return
-        outcomes = _ask_until_the_psp_fails(ids, lambda row_id: self.ask_psp_about(row_id, staff_id(request)))
-        changed = sum(1 for outcome in outcomes if "→" in outcome)
-        failed = sum(1 for outcome in outcomes if outcome.startswith(PSP_SILENT))
-        asked = f"{len(outcomes)} of {len(ids)}" if len(outcomes) < len(ids) else str(len(ids))
+        results = _ask_until_the_psp_fails(ids, lambda row_id: self.ask_psp_about(row_id, staff_id(request)))
+        changed = sum(1 for result in results if result.changed)
+        failed = sum(1 for result in results if not result.answered)
+        asked = f"{len(results)} of {len(ids)}" if len(results) < len(ids) else str(len(ids))
         self.message_user(request, f"Asked the PSP about {asked} {noun}(s): {changed} changed, "  # type: ignore[attr-defined]
                           f"{failed} without an answer.", messages.WARNING if failed else messages.SUCCESS)
 
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+class PaymentAttemptAdmin(DatetimeColumns, TermSearch, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     # Reads at 1,280 px: short ids (the whole id in the title), amount and refunded in one cell, poll
     # count and next poll in one cell, one-line dates.
     list_display = ["attempt_id", "checkout_reference", "status", "method_and_psp_id", "amount_and_refunded",
@@ -97,6 +93,12 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_payment_id"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
+    search_by = {
+        "id": lambda term: Q(id=term.id) | Q(checkout_id=term.id),
+        "token": lambda term: Q(checkout__psp_token=term.text),
+        "payment": lambda term: Q(psp_payment_id=term.text),
+        "reference": lambda term: reference_prefix(term.text, "checkout__reference"),
+    }
     list_select_related = ["checkout"]
     # Money shown with its currency's digits ("12.50 EUR", "1800 JPY"), never as the column's 3 places.
     readonly_fields = row_fields(PaymentAttempt, amount="amount_display", refunded_amount="refunded_display")
@@ -123,14 +125,14 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
 
     @admin.display(description="amount")
     def amount_display(self, attempt: PaymentAttempt) -> str:
-        return money(attempt.amount, attempt.currency)
+        return format_money(attempt.amount, attempt.currency)
 
     @admin.display(description="amount · refunded")
     def amount_and_refunded(self, attempt: PaymentAttempt) -> str:
         if not attempt.refunded_amount:
-            return format_html('<span class="nowrap">{}</span>', money(attempt.amount, attempt.currency))
+            return format_html('<span class="nowrap">{}</span>', format_money(attempt.amount, attempt.currency))
         return format_html('<span class="nowrap">{}</span><br><small class="nowrap">{} refunded</small>',
-                           money(attempt.amount, attempt.currency),
+                           format_money(attempt.amount, attempt.currency),
                            format_amount(attempt.refunded_amount, attempt.currency))
 
     @admin.display(description="method · PSP payment", ordering="payment_method")
@@ -145,20 +147,7 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
 
     @admin.display(description="refunded")
     def refunded_display(self, attempt: PaymentAttempt) -> str:
-        return money(attempt.refunded_amount, attempt.currency) if attempt.refunded_amount else "—"
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[PaymentAttempt],
-                           search_term: str) -> tuple[QuerySet[PaymentAttempt], bool]:
-        term = parse_term(search_term)
-        if term is None:
-            return queryset, False
-        conditions = {
-            "id": lambda: Q(id=term.id) | Q(checkout_id=term.id), "token": lambda: Q(checkout__psp_token=term.text),
-            "payment": lambda: Q(psp_payment_id=term.text),
-            "reference": lambda: reference_prefix(term.text, "checkout__reference"),
-        }
-        condition = conditions.get(term.kind)
-        return (queryset.filter(condition()) if condition else queryset.none()), False
+        return format_money(attempt.refunded_amount, attempt.currency) if attempt.refunded_amount else "—"
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
@@ -170,17 +159,22 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
             *super().get_urls(),
         ]
 
-    def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
-        return attempt_ask_psp(attempt_id=row_id, actor_id=actor_id).outcome
+    def ask_psp_about(self, row_id: Any, actor_id: int) -> PspAsked:
+        return attempt_ask_psp(attempt_id=row_id, actor_id=actor_id)
 
 
 @admin.register(Refund)
-class RefundAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+class RefundAdmin(DatetimeColumns, TermSearch, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["refund_id", "checkout_reference", "status", "amount_display", "reason", "psp_refund_id",
                     "requested_by", "created"]
     list_filter = ["status", CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_refund_id"]
     search_help_text = HELP_TEXT
+    search_by = {
+        "id": lambda term: Q(id=term.id) | Q(checkout_id=term.id),
+        "refund": lambda term: Q(psp_refund_id=term.text),
+        "reference": lambda term: reference_prefix(term.text, "checkout__reference"),
+    }
     list_select_related = ["checkout", "requested_by"]
     readonly_fields = row_fields(Refund, amount="amount_display")
     fields = readonly_fields
@@ -204,41 +198,22 @@ class RefundAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, R
 
     @admin.display(description="amount")
     def amount_display(self, refund: Refund) -> str:
-        return money(refund.amount, refund.currency)
+        return format_money(refund.amount, refund.currency)
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Refund],
-                           search_term: str) -> tuple[QuerySet[Refund], bool]:
-        term = parse_term(search_term)
-        if term is None:
-            return queryset, False
-        conditions = {
-            "id": lambda: Q(id=term.id) | Q(checkout_id=term.id), "refund": lambda: Q(psp_refund_id=term.text),
-            "reference": lambda: reference_prefix(term.text, "checkout__reference"),
-        }
-        condition = conditions.get(term.kind)
-        return (queryset.filter(condition()) if condition else queryset.none()), False
-
-    def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
-        return refund_ask_psp(refund_id=row_id, actor_id=actor_id).outcome
+    def ask_psp_about(self, row_id: Any, actor_id: int) -> PspAsked:
+        return refund_ask_psp(refund_id=row_id, actor_id=actor_id)
 
     def get_urls(self) -> list[URLPattern]:
         review = self.admin_site.admin_view(lambda r, object_id: admin_views.refund_review_view(self, r, object_id))
         return [path("<path:object_id>/review/", review, name="payments_refund_review"), *super().get_urls()]
 
 
-class SearchByCheckoutId:
-    """Search that finds the rows of one checkout, by its exact id (an index lookup)."""
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any],
-                           search_term: str) -> tuple[QuerySet[Any], bool]:
-        term = parse_term(search_term)
-        if term is None:
-            return queryset, False
-        return queryset.filter(checkout_id=term.id) if term.id else queryset.none(), False
+# The ledgers are searched by the checkout they belong to, by its exact id (an index lookup).
+BY_CHECKOUT_ID: dict[str, Callable[[Term], Q]] = {"id": lambda term: Q(checkout_id=term.id)}
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
+class StatusChangeAdmin(DatetimeColumns, TermSearch, FastListMixin, ReadOnlyAdmin):
     list_display = ["created", "checkout_reference", "subject", "move", "caused_by"]
     list_filter = ["subject", "cause", fixed_filter("to_status", "to status", sorted(
         {*AttemptStatus.values, *CheckoutStatus.values, *RefundStatus.values}), labels={
@@ -246,6 +221,7 @@ class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, Read
     change_list_template = WIDE_LIST
     search_fields = ["cause_reference"]
     search_help_text = "A checkout id (exact)."
+    search_by = BY_CHECKOUT_ID
     list_select_related = ["checkout", "actor"]
     fields = readonly_fields = row_fields(StatusChange)
 
@@ -264,11 +240,12 @@ class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, Read
 
 
 @admin.register(PspCall)
-class PspCallAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
+class PspCallAdmin(DatetimeColumns, TermSearch, FastListMixin, ReadOnlyAdmin):
     list_display = ["created", "request", "duration_ms", "cause_label", "error", "checkout_short_id"]
     list_filter = [fixed_filter("method", "method", ["GET", "POST"])]
     search_fields = ["path"]
     search_help_text = "A checkout id (exact)."
+    search_by = BY_CHECKOUT_ID
     ordering = ["-created_at"]
     change_list_template = WIDE_LIST
     fields = readonly_fields = row_fields(PspCall)
