@@ -32,6 +32,8 @@ lint: export DEBUG = true
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy paysite checkout payments webhooks psp_sandbox midoffice bench
+	# The layers (.importlinter): edges above the domain, the domain above the PSP port; no arrow back up.
+	$(BIN)/lint-imports
 	# A model change without its migration fails. No database server is needed (nor reached) for it.
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 

@@ -19,11 +19,12 @@ from checkout.models import Checkout
 from checkout.navigation import next_url_after_buy_now
 from checkout.redirects import is_allowed_redirect
 from checkout.services import checkout_create, demo_storefront
+from payments.attempt_lifecycle import attempt_sync
 from payments.buy_now import attempt_buy_now
 from payments.models import PaymentAttempt
 from payments.psp.types import PspError
+from payments.selectors import checkout_expired, checkout_latest_attempt
 from payments.states import UNFINISHED_ATTEMPT_STATUSES, AttemptStatus, CheckoutStatus
-from payments.sync import attempt_sync
 from payments.transitions import Cause
 from paysite.api_errors import ApiError
 
@@ -37,10 +38,6 @@ ASK_PSP_EVERY_SECONDS = 10
 
 class SeeOther(HttpResponseRedirect):
     status_code = 303
-
-
-def _latest_attempt(checkout: Checkout) -> PaymentAttempt | None:
-    return checkout.attempts.order_by("-created_at").first()
 
 
 @require_http_methods(["GET", "POST"])
@@ -71,10 +68,8 @@ def checkout_url(checkout: Checkout) -> str:
 
 def _purchase_context(checkout: Checkout, error: str = "", chosen: str = "") -> dict[str, object]:
     methods = [(method, demo.payment_method_label(method)) for method in settings.PSP_PAYMENT_METHODS]
-    expired = checkout.status == CheckoutStatus.EXPIRED or (
-        checkout.status == CheckoutStatus.OPEN and checkout.expires_at <= timezone.now()
-    )
-    attempt = _latest_attempt(checkout)
+    expired = checkout_expired(checkout=checkout, now=timezone.now())
+    attempt = checkout_latest_attempt(checkout=checkout)
     return {
         "checkout": checkout, "attempt": attempt, "methods": methods, "error": error,
         "failure_sentence": failure_sentence(attempt.failure_code if attempt else None),
@@ -110,7 +105,7 @@ def psp_return(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     """The PSP sends the browser here after its own page. Nothing in the query string is
     trusted: we ask the PSP about our own latest attempt, then show the result."""
     checkout = get_object_or_404(Checkout, id=checkout_id)
-    attempt = _latest_attempt(checkout)
+    attempt = checkout_latest_attempt(checkout=checkout)
     if attempt is not None and attempt.status in UNFINISHED_ATTEMPT_STATUSES:
         _ask_psp(attempt, throttle=False)
     return SeeOther(reverse("checkout-result", args=[checkout.id]))
@@ -119,7 +114,7 @@ def psp_return(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def result(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     checkout = get_object_or_404(Checkout, id=checkout_id)
-    attempt = _latest_attempt(checkout)
+    attempt = checkout_latest_attempt(checkout=checkout)
     if attempt is None:
         return redirect(checkout_url(checkout))
     age = (timezone.now() - attempt.updated_at).total_seconds()

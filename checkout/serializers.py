@@ -10,6 +10,7 @@ from rest_framework import serializers
 from checkout.models import Checkout
 from payments.models import PaymentAttempt, Refund
 from payments.money import InvalidMoney, format_amount, parse_amount
+from payments.selectors import checkout_latest_attempt
 from paysite.site import site_url
 
 
@@ -106,7 +107,7 @@ class CheckoutOutput(serializers.ModelSerializer):
 
     @extend_schema_field(PaymentOutput(allow_null=True))
     def get_payment(self, checkout: Checkout) -> dict[str, Any] | None:
-        attempt = checkout.attempts.order_by("-created_at").first()
+        attempt = checkout_latest_attempt(checkout=checkout)
         return PaymentOutput(attempt).data if attempt else None
 
 

@@ -14,6 +14,7 @@ from payments.gateway import psp
 from payments.locks import lock_checkout
 from payments.money import CURRENCY_DIGITS, has_currency_digits
 from payments.psp.types import PspError, PspRejected, PspSession
+from payments.selectors import checkout_expired, checkouts_past_expiry
 from payments.states import CheckoutStatus
 from payments.transitions import Cause, move_checkout, record_creation
 from paysite.api_errors import ApiError, Conflict, ServiceUnavailable
@@ -103,11 +104,11 @@ def _check_money(amount: Decimal, currency: str) -> None:
 
 def checkouts_expire_due(*, limit: int = 500) -> int:
     """Mark `expired` the open checkouts whose PSP session has ended. Idempotent."""
-    due = Checkout.objects.filter(status=CheckoutStatus.OPEN, expires_at__lte=timezone.now())
+    due = checkouts_past_expiry(now=timezone.now())
     expired = 0
     for checkout_id in due.values_list("id", flat=True)[:limit]:
         with transaction.atomic():
             checkout = lock_checkout(checkout_id)
-            if checkout.status == CheckoutStatus.OPEN and checkout.expires_at <= timezone.now():
+            if checkout.status == CheckoutStatus.OPEN and checkout_expired(checkout=checkout, now=timezone.now()):
                 expired += move_checkout(checkout, CheckoutStatus.EXPIRED, Cause(kind="system"))
     return expired

@@ -29,8 +29,9 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from midoffice.csv_cells import csv_cell
+from midoffice.staff import staff_id
 from payments.money import CURRENCY_DIGITS
-from payments.staff import export_record, staff_id
+from payments.staff import export_record
 
 # Past this many matches a filtered list says "more than 10000" instead of counting them all.
 COUNT_CAP = 10_000
@@ -170,7 +171,7 @@ def storefront_filter(field: str) -> type[admin.SimpleListFilter]:
         parameter_name = "storefront"
 
         def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-            from checkout.models import Storefront
+            from payments.models import Storefront
 
             return [(str(pk), name) for pk, name in Storefront.objects.order_by("name").values_list("pk", "name")]
 

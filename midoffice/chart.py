@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from payments.dashboard import OUTCOMES
+from midoffice.dashboard_selectors import OUTCOMES
 
 COLOURS = {"succeeded": "#1e7d45", "failed": "#b3261e", "needs_review": "#8a3ffc", "unfinished": "#c58a00"}
 WIDTH, HEIGHT, AXIS = 720, 180, 20  # the SVG's viewBox, and the room left for the hour labels

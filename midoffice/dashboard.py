@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from midoffice.chart import Chart, hourly_chart
-from payments.dashboard import (
+from midoffice.dashboard_selectors import (
     Conversion,
     ReviewQueue,
     StatusTotal,

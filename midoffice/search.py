@@ -9,11 +9,14 @@ every search is one index lookup: a UUID is one of our ids, `tok_` a session tok
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Left
 from django.db.models.lookups import Exact
+from django.http import HttpRequest
 
 HELP_TEXT = (
     "An id (exact), a token tok_…, a PSP id pay_… / re_… / evt_… (exact), or the start of the shop's reference."
@@ -49,3 +52,19 @@ def reference_prefix(text: str, field: str = "reference") -> Q:
     (which the varchar_pattern_ops index serves on PostgreSQL) and the first characters compared
     exactly (SQLite's LIKE ignores ASCII case)."""
     return Q(**{f"{field}__startswith": text}) & Q(Exact(Left(F(field), len(text)), text))
+
+
+class TermSearch:
+    """The one search box of every mid-office list: the term's kind picks a row of `search_by`, the
+    list's table of search kinds (kind → the rows it finds); a kind the list has no row for finds
+    nothing. An empty box shows everything."""
+
+    search_by: ClassVar[dict[str, Callable[[Term], Q]]] = {}
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any],
+                           search_term: str) -> tuple[QuerySet[Any], bool]:
+        term = parse_term(search_term)
+        if term is None:
+            return queryset, False
+        condition = self.search_by.get(term.kind)
+        return (queryset.filter(condition(term)) if condition else queryset.none()), False

@@ -10,14 +10,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from checkout.models import Checkout
 from payments import schedule
+from payments.attempt_lifecycle import attempt_send
+from payments.errors import Conflict, DomainError, Forbidden, NotFound
 from payments.locks import lock_checkout
-from payments.models import PaymentAttempt
+from payments.models import Checkout, PaymentAttempt
+from payments.selectors import checkout_expired
 from payments.states import LIVE_ATTEMPT_STATUSES, AttemptStatus, CheckoutStatus
-from payments.sync import attempt_send
 from payments.transitions import Cause, follow_attempt, record_creation
-from paysite.api_errors import ApiError, Conflict, Forbidden, NotFound
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def attempt_buy_now(*, checkout_id: uuid.UUID, token: str, payment_method: str, 
     poll or the result page learns the truth from the PSP.
     """
     if payment_method not in settings.PSP_PAYMENT_METHODS:
-        raise ApiError(
+        raise DomainError(
             f"Unknown payment method {payment_method!r}.", code="invalid_payment_method",
             fields={"payment_method": ["Unknown payment method."]},
         )
@@ -81,7 +81,6 @@ def _lock_payable_checkout(checkout_id: uuid.UUID, token: str) -> Checkout:
         raise Forbidden("This token does not belong to this checkout.", fields={"token": ["Wrong token."]})
     if checkout.status in (CheckoutStatus.REFUNDED, CheckoutStatus.PARTIALLY_REFUNDED):
         raise Conflict("This checkout was refunded; it cannot be paid again.", code="checkout_refunded")
-    live = checkout.status in (CheckoutStatus.PROCESSING, CheckoutStatus.PAID)
-    if not live and (checkout.status == CheckoutStatus.EXPIRED or checkout.expires_at <= timezone.now()):
+    if checkout_expired(checkout=checkout, now=timezone.now()):
         raise Conflict("This checkout has expired.", code="checkout_expired")
     return checkout

@@ -6,6 +6,7 @@ import os
 import uuid
 
 from django.conf import settings
+from django.db import transaction
 
 from payments.models import PspCall
 from payments.psp.client import HttpPspClient, PspClient
@@ -14,9 +15,24 @@ from payments.psp.types import CallRecord
 _clients: dict[tuple[object, ...], PspClient] = {}
 
 
+class InsideTransaction(RuntimeError):
+    """A service tried to call the PSP while a transaction was open: it would hold its locks (and
+    the rows it wrote, uncommitted) for the whole HTTP call, tries and backoff included."""
+
+
+def refuse_outer_transaction() -> None:
+    """What `transaction.atomic(durable=True)` checks, without opening a transaction (or, under a
+    test's own transaction, a savepoint): a test case's transaction is allowed, any other is not."""
+    blocks = transaction.get_connection().atomic_blocks
+    if blocks and not getattr(blocks[-1], "_from_testcase", False):
+        raise InsideTransaction("The PSP is called only outside a transaction; commit first.")
+
+
 def psp() -> PspClient:
-    """The PSP of the settings. Pooled connections are per process: a forked Celery worker
-    builds its own instead of sharing its parent's sockets."""
+    """The PSP of the settings, for a call made now: every service reaches the PSP through here,
+    so none can call it from inside a transaction (`refuse_outer_transaction`). Pooled connections
+    are per process: a forked Celery worker builds its own instead of sharing its parent's sockets."""
+    refuse_outer_transaction()
     key = (os.getpid(), settings.PSP_BASE_URL, settings.PSP_API_KEY, settings.PSP_TIMEOUT, settings.PSP_MAX_ATTEMPTS,
            settings.PSP_RETRY_BACKOFF)
     if key not in _clients:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt, Refund
+from payments.models import Checkout, PaymentAttempt, Refund
+from payments.states import AttemptStatus
 
 
 def lock_checkout(checkout_id: uuid.UUID | str) -> Checkout:
@@ -21,6 +21,12 @@ def lock_attempt(attempt_id: uuid.UUID | str) -> tuple[Checkout, PaymentAttempt]
     checkout_id = PaymentAttempt.objects.values_list("checkout_id", flat=True).get(id=attempt_id)
     checkout = lock_checkout(checkout_id)
     return checkout, PaymentAttempt.objects.select_for_update().get(id=attempt_id)
+
+
+def lock_paid_attempt(checkout: Checkout) -> PaymentAttempt | None:
+    """The checkout's succeeded attempt, locked (None if nothing is paid). The checkout must be
+    locked first (`lock_checkout`), as the order above says."""
+    return checkout.attempts.select_for_update().filter(status=AttemptStatus.SUCCEEDED).first()
 
 
 def lock_refund(refund_id: uuid.UUID | str) -> tuple[Checkout, PaymentAttempt, Refund]:

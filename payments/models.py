@@ -1,4 +1,5 @@
-"""Payment attempts, refunds, the status-change ledger and the record of our PSP calls."""
+"""Storefronts and their checkouts, payment attempts, refunds, the status-change ledger and the record of
+our PSP calls."""
 
 from __future__ import annotations
 
@@ -13,9 +14,62 @@ from payments.states import (
     LIVE_ATTEMPT_STATUSES,
     UNFINISHED_ATTEMPT_STATUSES,
     AttemptStatus,
+    CheckoutStatus,
     RefundStatus,
     status_label,
 )
+
+
+class Storefront(models.Model):
+    """A shop that sells through us. Its checkouts exist for it alone: every API read, refund and
+    idempotency key is scoped to the storefront of the calling key."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "checkout"  # filed under the storefront edge's app: same table, migrations and admin URLs
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Checkout(models.Model):
+    """One order to be paid, registered at the PSP under its id; `psp_token` is the session."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    amount = models.DecimalField(max_digits=11, decimal_places=3)
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=255, blank=True)
+    reference = models.CharField(max_length=100, blank=True, help_text="The shop's own order reference.")
+    psp_token = models.CharField("PSP token", max_length=128, unique=True)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=CheckoutStatus.choices, default=CheckoutStatus.OPEN)
+    success_url = models.URLField(max_length=2000, blank=True)
+    failure_url = models.URLField(max_length=2000, blank=True)
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="checkouts")
+    api_key = models.ForeignKey("checkout.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        app_label = "checkout"  # see Storefront
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="checkout_created_id_idx"),
+            models.Index(fields=["status", "-created_at"], name="checkout_status_created_idx"),
+            # Pattern ops: the mid-office finds a reference by prefix (LIKE 'x%'), and by equality.
+            models.Index(fields=["reference"], name="checkout_reference_like_idx", opclasses=["varchar_pattern_ops"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CheckoutStatus.values), name="checkout_status_valid"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="checkout_amount_positive"),
+            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_FORMAT), name="checkout_currency_format"),
+        ]
+
+    def __str__(self) -> str:
+        # No status here: this is the admin page's title, which does not refresh with the page's live parts.
+        return f"Checkout {self.reference or self.id}"
 
 
 class PaymentAttempt(models.Model):

@@ -66,6 +66,11 @@ def format_amount(amount: Decimal, currency: str) -> str:
     return str(amount.quantize(Decimal(1).scaleb(-digits)))
 
 
+def format_money(amount: Decimal, currency: str) -> str:
+    """Money for people (pages, the mid-office, timeline sentences): "12.50 EUR". The one way."""
+    return f"{format_amount(amount, currency)} {currency}"
+
+
 def has_currency_digits(amount: Decimal, currency: str) -> bool:
     """True when `amount` needs no more fraction digits than the currency has."""
     digits = currency_digits(currency)

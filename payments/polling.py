@@ -22,12 +22,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from payments import schedule
+from payments.attempt_lifecycle import attempt_sync
 from payments.locks import lock_attempt, lock_refund
 from payments.models import PaymentAttempt, Refund
 from payments.psp.types import PspError
 from payments.refunds import refund_sync
 from payments.states import UNFINISHED_ATTEMPT_STATUSES, UNFINISHED_REFUND_STATUSES, AttemptStatus, RefundStatus
-from payments.sync import attempt_sync
 from payments.transitions import Cause, move_attempt, move_refund
 
 logger = logging.getLogger(__name__)

@@ -11,23 +11,22 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from checkout.models import Checkout
 from payments import schedule
+from payments.errors import Conflict, DomainError, NotFound
 from payments.gateway import psp
-from payments.locks import lock_checkout, lock_refund
-from payments.models import PaymentAttempt, Refund
+from payments.locks import lock_checkout, lock_paid_attempt, lock_refund
+from payments.models import Checkout, PaymentAttempt, Refund
 from payments.money import has_currency_digits
 from payments.psp.types import PspProtocolError, PspRefund, PspRejected, PspUnavailable
-from payments.states import AttemptStatus, RefundStatus, can_move, is_final
+from payments.states import RefundStatus, can_move, is_final
 from payments.transitions import Cause, move_attempt, move_refund, record_creation
-from paysite.api_errors import ApiError, Conflict, NotFound
 
 logger = logging.getLogger(__name__)
 
 # A refund the PSP may never have received is sent again with its own key by the poller for
-# RESEND_WINDOW, then goes to review. Staff may still have it resent (ask the PSP) for as long as
+# REFUND_RESEND_WINDOW, then goes to review. Staff may still have it resent (ask the PSP) for as long as
 # the PSP remembers its key (24 h, less a margin): a resend can never make a second refund.
-RESEND_WINDOW = timedelta(hours=1)
+REFUND_RESEND_WINDOW = timedelta(hours=1)
 PSP_KEY_MEMORY = timedelta(hours=23)
 
 
@@ -68,7 +67,7 @@ def refund_record(
 
     Expects the checkout locked (`lock_checkout`) inside the caller's transaction; sends nothing.
     `refund_id` lets a caller choose the id (the mid-office's one-time form key)."""
-    attempt = checkout.attempts.select_for_update().filter(status=AttemptStatus.SUCCEEDED).first()
+    attempt = lock_paid_attempt(checkout)
     if attempt is None:
         raise Conflict("This checkout has no succeeded payment to refund.", code="not_refundable")
     _check_amount(attempt, amount)
@@ -87,7 +86,7 @@ def refund_record(
 
 def _check_amount(attempt: PaymentAttempt, amount: Decimal) -> None:
     if amount <= 0 or not has_currency_digits(amount, attempt.currency):
-        raise ApiError(
+        raise DomainError(
             f"The amount must be positive with the digits of {attempt.currency}.", code="invalid_amount",
             fields={"amount": ["Invalid amount."]},
         )
@@ -165,7 +164,7 @@ def refund_reject(*, refund_id: uuid.UUID, code: str, cause: Cause) -> Refund:
 
 def refund_sync(*, refund_id: uuid.UUID, cause: Cause) -> Refund:
     """Ask the PSP what became of a refund. One it may never have received is sent again with
-    its own key: by the poller within RESEND_WINDOW (then it goes to review, as we cannot know),
+    its own key: by the poller within REFUND_RESEND_WINDOW (then it goes to review, as we cannot know),
     and from review, when staff ask, while the PSP still remembers the key."""
     refund = Refund.objects.select_related("attempt").get(id=refund_id)
     if refund.psp_refund_id:
@@ -177,7 +176,7 @@ def refund_sync(*, refund_id: uuid.UUID, cause: Cause) -> Refund:
         return refund_send(refund, cause=cause)
     if refund.status != RefundStatus.STARTED:
         return refund
-    if age < RESEND_WINDOW:
+    if age < REFUND_RESEND_WINDOW:
         return refund_send(refund, cause=cause)
     with transaction.atomic():
         checkout, _attempt, refund = lock_refund(refund_id)
@@ -192,7 +191,7 @@ def refund_resolve_unsent(*, refund_id: uuid.UUID, note: str, cause: Cause) -> R
     the PSP still remembers the refund's key (ask the PSP instead: it resends safely) and for a
     refund the PSP knows (its word decides)."""
     if not note.strip():
-        raise ApiError("Write what you checked at the PSP.", code="invalid_request", fields={"note": ["Required."]})
+        raise DomainError("Write what you checked at the PSP.", code="invalid_request", fields={"note": ["Required."]})
     with transaction.atomic():
         checkout, _attempt, refund = lock_refund(refund_id)
         if refund.status != RefundStatus.NEEDS_REVIEW or refund.psp_refund_id:

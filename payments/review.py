@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from payments.errors import Conflict, DomainError
 from payments.gateway import psp
 from payments.locks import lock_attempt
 from payments.models import PaymentAttempt, StaffAction
-from payments.money import format_amount
+from payments.money import format_money
 from payments.psp.types import PspError, PspPayment, PspRejected
 from payments.states import FINAL_ATTEMPT_STATUSES, AttemptStatus
 from payments.transitions import Cause, move_attempt
-from paysite.api_errors import ApiError, Conflict
 
 NOT_RECEIVED = "not_received_by_psp"
 
@@ -58,10 +58,10 @@ def _judge(attempt: PaymentAttempt, payment: PspPayment | None) -> PspTruth:
     if payment is None:
         return PspTruth(attempt, None, "The PSP has no payment for this attempt: nothing was charged.",
                         AttemptStatus.FAILED)
-    ours = f"{format_amount(attempt.amount, attempt.currency)} {attempt.currency}"
+    ours = format_money(attempt.amount, attempt.currency)
     if payment.amount != attempt.amount or payment.currency != attempt.currency:
         return PspTruth(attempt, payment, f"The PSP's payment {payment.id} is for "
-                        f"{format_amount(payment.amount, payment.currency)} {payment.currency}, not {ours}: "
+                        f"{format_money(payment.amount, payment.currency)}, not {ours}: "
                         "it cannot be confirmed here; settle it with the PSP.", "")
     if payment.status in FINAL_ATTEMPT_STATUSES:
         return PspTruth(attempt, payment, f"The PSP says payment {payment.id} (version {payment.version}) "
@@ -104,7 +104,7 @@ def attempt_review_note(*, attempt_id: uuid.UUID, note: str, actor_id: int) -> S
     """Record why an attempt stays in review when the PSP cannot settle it. The note is required,
     and refused while the PSP reports an outcome that staff should confirm instead."""
     if not note.strip():
-        raise ApiError("Write what you found and what happens next.", code="invalid_request",
+        raise DomainError("Write what you found and what happens next.", code="invalid_request",
                        fields={"note": ["Required."]})
     truth = attempt_review_truth(attempt_id=attempt_id, actor_id=actor_id)
     if truth.confirmable:

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt
-from payments.states import AttemptStatus, RefundStatus
+from payments.models import Checkout, PaymentAttempt
+from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
+
+
+def checkout_expired(*, checkout: Checkout, now: datetime) -> bool:
+    """Whether the checkout can no longer be paid because its PSP session has ended: marked expired,
+    or still open past the session's end (before the sweeper marks it). The one expiry rule."""
+    return checkout.status == CheckoutStatus.EXPIRED or (
+        checkout.status == CheckoutStatus.OPEN and checkout.expires_at <= now
+    )
+
+
+def checkouts_past_expiry(*, now: datetime) -> QuerySet[Checkout]:
+    """The open checkouts that `checkout_expired` calls expired, as a query (for the sweeper)."""
+    return Checkout.objects.filter(status=CheckoutStatus.OPEN, expires_at__lte=now)
+
+
+def checkout_latest_attempt(*, checkout: Checkout) -> PaymentAttempt | None:
+    """The checkout's newest attempt, the one its status follows; None before the first Buy Now."""
+    return checkout.attempts.order_by("-created_at").first()
 
 
 @dataclass(frozen=True)

@@ -8,63 +8,77 @@ each appends a `StaffAction` naming the member of staff, so the checkout's timel
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest
 
-from checkout.models import Checkout
+from payments.attempt_lifecycle import attempt_sync
+from payments.errors import Conflict, DomainError, NotFound
 from payments.locks import lock_checkout
-from payments.models import PaymentAttempt, Refund, StaffAction
-from payments.money import format_amount
+from payments.models import Checkout, PaymentAttempt, Refund, StaffAction
+from payments.money import format_amount, format_money
 from payments.psp.types import PspError
 from payments.refunds import refund_record, refund_resolve_unsent, refund_send, refund_sync
-from payments.sync import attempt_sync
 from payments.transitions import Cause
-from paysite.api_errors import ApiError, Conflict, NotFound
 
 Action = StaffAction.Action
-
-
-def staff_id(request: HttpRequest) -> int:
-    """The signed-in member of staff's id (the admin lets no anonymous request reach a view)."""
-    if request.user.pk is None:
-        raise PermissionDenied
-    return int(request.user.pk)
 
 
 def _staff(actor_id: int, reference: str, note: str = "") -> Cause:
     return Cause(kind="staff", reference=reference, actor_id=actor_id, note=note)
 
 
-def attempt_ask_psp(*, attempt_id: uuid.UUID, actor_id: int) -> StaffAction:
+@dataclass(frozen=True)
+class PspAsked:
+    """What asking the PSP about one attempt or refund came to, for the admin to count and say."""
+
+    action: StaffAction  # the row on the timeline; its `outcome` is the sentence staff read
+    before: str
+    after: str | None  # the status after the PSP's answer; None when the PSP could not answer
+
+    @property
+    def answered(self) -> bool:
+        return self.after is not None
+
+    @property
+    def changed(self) -> bool:
+        return self.after is not None and self.after != self.before
+
+
+def _ask_psp(before: str, sync: Callable[[], str]) -> tuple[str | None, str]:
+    """Run one sync against the PSP; the status after it (None if the PSP could not answer) and
+    the outcome sentence for the timeline."""
+    try:
+        after = sync()
+    except PspError as exc:
+        return None, f"the PSP could not answer: {exc}"
+    return after, (f"{before} → {after}" if after != before else f"still {after}")
+
+
+def attempt_ask_psp(*, attempt_id: uuid.UUID, actor_id: int) -> PspAsked:
     """Ask the PSP about one attempt now and apply its answer (version-guarded, as a poll would).
 
     Never raises for a PSP that cannot answer: that is recorded as the action's outcome."""
     before, checkout_id = PaymentAttempt.objects.values_list("status", "checkout_id").get(id=attempt_id)
-    try:
-        after = attempt_sync(attempt_id=attempt_id, cause=_staff(actor_id, "ask the PSP now")).status
-        outcome = f"{before} → {after}" if after != before else f"still {after}"
-    except PspError as exc:
-        outcome = f"the PSP could not answer: {exc}"
-    return StaffAction.objects.create(actor_id=actor_id, action=Action.ASK_PSP, checkout_id=checkout_id,
-                                      attempt_id=attempt_id, outcome=outcome[:255])
+    cause = _staff(actor_id, "ask the PSP now")
+    after, outcome = _ask_psp(before, lambda: attempt_sync(attempt_id=attempt_id, cause=cause).status)
+    action = StaffAction.objects.create(actor_id=actor_id, action=Action.ASK_PSP, checkout_id=checkout_id,
+                                        attempt_id=attempt_id, outcome=outcome[:255])
+    return PspAsked(action=action, before=before, after=after)
 
 
-def refund_ask_psp(*, refund_id: uuid.UUID, actor_id: int) -> StaffAction:
+def refund_ask_psp(*, refund_id: uuid.UUID, actor_id: int) -> PspAsked:
     """As `attempt_ask_psp`, for a refund."""
     before, checkout_id, attempt_id = Refund.objects.values_list("status", "checkout_id", "attempt_id").get(
         id=refund_id
     )
-    try:
-        after = refund_sync(refund_id=refund_id, cause=_staff(actor_id, "ask the PSP now")).status
-        outcome = f"{before} → {after}" if after != before else f"still {after}"
-    except PspError as exc:
-        outcome = f"the PSP could not answer: {exc}"
-    return StaffAction.objects.create(actor_id=actor_id, action=Action.ASK_PSP, checkout_id=checkout_id,
-                                      attempt_id=attempt_id, refund_id=refund_id, outcome=outcome[:255])
+    cause = _staff(actor_id, "ask the PSP now")
+    after, outcome = _ask_psp(before, lambda: refund_sync(refund_id=refund_id, cause=cause).status)
+    action = StaffAction.objects.create(actor_id=actor_id, action=Action.ASK_PSP, checkout_id=checkout_id,
+                                        attempt_id=attempt_id, refund_id=refund_id, outcome=outcome[:255])
+    return PspAsked(action=action, before=before, after=after)
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,7 @@ def refund_request(
     is asked after the commit, with the refund's own Idempotency-Key.
     """
     if not reason.strip():
-        raise ApiError("Give a reason for the refund.", code="invalid_request", fields={"reason": ["Required."]})
+        raise DomainError("Give a reason for the refund.", code="invalid_request", fields={"reason": ["Required."]})
     with transaction.atomic():
         try:
             checkout = lock_checkout(checkout_id)
@@ -99,7 +113,7 @@ def refund_request(
             actor_id, "mid-office refund", reason.strip()), requested_by_id=actor_id, refund_id=request_key)
         StaffAction.objects.create(
             actor_id=actor_id, action=Action.REFUND, checkout=checkout, attempt=refund.attempt, refund=refund,
-            note=refund.reason, outcome=f"{format_amount(refund.amount, refund.currency)} {refund.currency} requested",
+            note=refund.reason, outcome=f"{format_money(refund.amount, refund.currency)} requested",
         )
     return RefundRequest(refund=refund_send(refund, cause=Cause(kind="psp_answer")), created=True)
 

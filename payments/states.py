@@ -52,7 +52,7 @@ ATTEMPT_MOVES: dict[str, frozenset[str]] = {
     # Only the PSP's final word takes an attempt out of review; "still pending" keeps it there.
     _A.NEEDS_REVIEW: frozenset({_A.SUCCEEDED, _A.FAILED}),
     # A final status never changes back; only a PSP object that contradicts it sends the attempt to
-    # review (payments/sync.py), where staff settle it: a charge is never hidden behind "failed".
+    # review (payments/attempt_lifecycle.py), where staff settle it: a charge is never hidden behind "failed".
     _A.SUCCEEDED: frozenset({_A.NEEDS_REVIEW}),
     _A.FAILED: frozenset({_A.NEEDS_REVIEW}),
 }

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt, Refund, StatusChange
+from payments.models import Checkout, PaymentAttempt, Refund, StatusChange
+from payments.selectors import checkout_latest_attempt
 from payments.states import AttemptStatus, can_move, check_move, checkout_status_for
 
 
@@ -83,7 +83,7 @@ def hold_attempt_for_review(checkout: Checkout, attempt: PaymentAttempt, cause: 
         old = attempt.status
     _record(checkout, "attempt", old, attempt.status, cause, attempt=attempt)
     attempt.save()
-    latest = checkout.attempts.order_by("-created_at").only("id").first()
+    latest = checkout_latest_attempt(checkout=checkout)
     target = checkout_status_for(attempt.status, checkout.amount, attempt.refunded_amount)
     if latest is not None and latest.id == attempt.id and can_move("checkout", checkout.status, target):
         move_checkout(checkout, target, cause)
@@ -91,7 +91,7 @@ def hold_attempt_for_review(checkout: Checkout, attempt: PaymentAttempt, cause: 
 
 def follow_attempt(checkout: Checkout, attempt: PaymentAttempt, cause: Cause) -> None:
     """Bring the checkout's status in line with its latest attempt and its refunds."""
-    latest = checkout.attempts.order_by("-created_at").only("id").first()
+    latest = checkout_latest_attempt(checkout=checkout)
     if latest is not None and latest.id != attempt.id:
         return  # an older attempt does not speak for the checkout
     refunded = attempt.refunded_amount or Decimal(0)

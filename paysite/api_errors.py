@@ -9,46 +9,15 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from payments.errors import Conflict, DomainError, Forbidden, NotFound, ServiceUnavailable, Unprocessable
+
 logger = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """A refusal that services raise and the API and pages turn into an answer."""
-
-    status_code: int = status.HTTP_400_BAD_REQUEST
-    code: str = "invalid_request"
-
-    def __init__(self, message: str, *, code: str | None = None, fields: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.fields = fields or {}
-
-
-class Forbidden(ApiError):
-    status_code = status.HTTP_403_FORBIDDEN
-    code = "forbidden"
-
-
-class NotFound(ApiError):
-    status_code = status.HTTP_404_NOT_FOUND
-    code = "not_found"
-
-
-class Conflict(ApiError):
-    status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
-
-
-class Unprocessable(ApiError):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    code = "unprocessable"
-
-
-class ServiceUnavailable(ApiError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    code = "service_unavailable"
+# The domain's refusals, under the names the edges have always used for them.
+ApiError = DomainError
+__all__ = ["ApiError", "Conflict", "Forbidden", "NotFound", "ServiceUnavailable", "Unprocessable",
+           "error_body", "exception_handler", "json_error"]
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -17,13 +17,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from payments.attempt_lifecycle import attempt_apply_payment
 from payments.gateway import psp
 from payments.models import PaymentAttempt, Refund
 from payments.psp.parse import payment_from, refund_from
 from payments.psp.types import PspNotFound, PspPayment
 from payments.refunds import refund_apply
 from payments.states import AttemptStatus, RefundStatus
-from payments.sync import attempt_apply_payment
 from payments.transitions import Cause
 from webhooks.models import WebhookEvent
 

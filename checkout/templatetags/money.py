@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import template
 
-from payments.money import format_amount
+from payments.money import format_money
 
 register = template.Library()
 
@@ -10,4 +10,4 @@ register = template.Library()
 @register.filter
 def money(amount: Decimal, currency: str) -> str:
     """`{{ checkout.amount|money:checkout.currency }}` → "12.50 EUR"."""
-    return f"{format_amount(amount, currency)} {currency}"
+    return format_money(amount, currency)

@@ -8,8 +8,14 @@ import pytest
 import time_machine
 
 from checkout.tests.factories import make_checkout
+from midoffice.dashboard_selectors import (
+    attempt_totals,
+    attempts_per_hour,
+    checkout_conversion,
+    review_queue,
+    stuck_board,
+)
 from midoffice.tests.factories import OPERATOR, make_staff
-from payments.dashboard import attempt_totals, attempts_per_hour, checkout_conversion, review_queue, stuck_board
 from payments.models import PaymentAttempt
 from payments.states import AttemptStatus, CheckoutStatus
 from payments.tests.factories import make_attempt

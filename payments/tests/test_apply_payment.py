@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from checkout.tests.factories import make_checkout
+from payments.attempt_lifecycle import attempt_apply_payment
 from payments.psp.parse import payment_from
 from payments.states import AttemptStatus, CheckoutStatus
-from payments.sync import attempt_apply_payment
 from payments.tests.factories import make_attempt, payment_json
 from payments.transitions import Cause
 

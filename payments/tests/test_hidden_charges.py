@@ -11,12 +11,12 @@ import time_machine
 from django.utils import timezone
 
 from checkout.tests.factories import make_checkout
-from payments.dashboard import review_queue
+from midoffice.dashboard_selectors import review_queue
+from payments.attempt_lifecycle import ATTEMPT_RESEND_WINDOW, attempt_apply_payment, attempt_sync
 from payments.models import PaymentAttempt, StatusChange
 from payments.psp.parse import payment_from, refund_from
 from payments.refunds import refund_apply, refund_record
 from payments.states import AttemptStatus, CheckoutStatus
-from payments.sync import RESEND_WINDOW, attempt_apply_payment, attempt_sync
 from payments.tests.factories import PSP, make_attempt, payment_json, refund_json, session_json
 from payments.transitions import Cause
 
@@ -113,7 +113,7 @@ def test_a_started_attempt_is_not_declared_unreceived_while_a_resend_may_be_in_f
     attempt = make_attempt(checkout)
     psp_stub.get(f"{PSP}/v1/sessions/{checkout.psp_token}", json=session_json(checkout))
     # when it is synced then
-    with time_machine.travel(attempt.created_at + RESEND_WINDOW + late_by):
+    with time_machine.travel(attempt.created_at + ATTEMPT_RESEND_WINDOW + late_by):
         result = attempt_sync(attempt_id=attempt.id, cause=POLL)
     # then it stays started (a resend sent a moment ago may still charge), and nothing is resent
     assert result.status == AttemptStatus.STARTED
@@ -124,7 +124,7 @@ def test_a_started_attempt_no_send_can_reach_any_more_is_failed_as_not_received(
     checkout = make_checkout()
     attempt = make_attempt(checkout)
     psp_stub.get(f"{PSP}/v1/sessions/{checkout.psp_token}", json=session_json(checkout))
-    with time_machine.travel(attempt.created_at + RESEND_WINDOW + timedelta(minutes=5)):
+    with time_machine.travel(attempt.created_at + ATTEMPT_RESEND_WINDOW + timedelta(minutes=5)):
         result = attempt_sync(attempt_id=attempt.id, cause=POLL)
     assert (result.status, result.failure_code) == (AttemptStatus.FAILED, "not_received_by_psp")
 

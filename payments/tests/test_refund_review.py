@@ -11,7 +11,7 @@ import time_machine
 
 from checkout.tests.factories import make_checkout
 from payments.models import StaffAction
-from payments.refunds import PSP_KEY_MEMORY, RESEND_WINDOW, refund_create, refund_sync
+from payments.refunds import PSP_KEY_MEMORY, REFUND_RESEND_WINDOW, refund_create, refund_sync
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 from payments.tests.factories import PSP, make_attempt, refund_json
 from payments.transitions import Cause
@@ -27,7 +27,7 @@ def stuck(psp_stub):
     make_attempt(checkout, status=AttemptStatus.SUCCEEDED, psp_payment_id="pay_1", psp_version=1)
     psp_stub.post(REFUNDS, body=requests.ConnectionError("PSP down"))
     refund = refund_create(checkout_id=checkout.id, amount=Decimal("12.50"), reason="damaged", cause=Cause(kind="api"))
-    with time_machine.travel(refund.created_at + RESEND_WINDOW + timedelta(seconds=1)):
+    with time_machine.travel(refund.created_at + REFUND_RESEND_WINDOW + timedelta(seconds=1)):
         refund = refund_sync(refund_id=refund.id, cause=Cause(kind="poll"))
     assert (refund.status, refund.psp_refund_id) == (RefundStatus.NEEDS_REVIEW, None)
     return refund

@@ -7,11 +7,11 @@ import time_machine
 
 from checkout.tests.factories import make_checkout
 from midoffice.tests.factories import OPERATOR, make_staff
+from midoffice.timeline import checkout_timeline
 from payments.models import Refund
 from payments.psp.types import PspUnavailable
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 from payments.tests.factories import PSP, make_attempt, payment_json, refund_json
-from payments.timeline import checkout_timeline
 from webhooks.models import WebhookEvent
 from webhooks.processing import event_process, events_requeue_stale
 from webhooks.tests.factories import deliver, event

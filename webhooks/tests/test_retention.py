@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from checkout.tests.factories import make_checkout
-from payments.timeline import checkout_timeline
+from midoffice.timeline import checkout_timeline
 from webhooks.models import WebhookEvent
 from webhooks.retention import webhook_bodies_prune
 

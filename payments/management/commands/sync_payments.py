@@ -3,10 +3,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from payments.attempt_lifecycle import attempt_sync
 from payments.models import PaymentAttempt
 from payments.psp.types import PspError
 from payments.states import UNFINISHED_ATTEMPT_STATUSES
-from payments.sync import attempt_sync
 from payments.transitions import Cause
 
 

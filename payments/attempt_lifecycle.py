@@ -1,4 +1,5 @@
-"""Applying what the PSP says about a payment, from whichever channel it came.
+"""An attempt's lifecycle at the PSP: sending the charge (and re-sending it while that is safe),
+asking the PSP about it, and applying what the PSP says, from whichever channel it came.
 
 The PSP's answer to Buy Now, a webhook, a poll and staff's "ask the PSP now" all end in
 `attempt_apply_payment`, so they share one rule: a payment object is applied only if its
@@ -17,12 +18,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checkout.models import Checkout
 from payments import schedule
 from payments.gateway import psp
 from payments.locks import lock_attempt
-from payments.models import PaymentAttempt
-from payments.money import format_amount
+from payments.models import Checkout, PaymentAttempt
+from payments.money import format_money
 from payments.psp.parse import redact
 from payments.psp.types import PspPayment, PspProtocolError, PspRejected, PspUnavailable
 from payments.states import AttemptStatus, can_move, is_final
@@ -36,8 +36,8 @@ _PSP_STATUSES = frozenset(
 )
 # A `started` attempt is sent again (with its own key) only while the shopper's click is this
 # recent. It is declared not received only once no send of it can still be on its way: none
-# starts after RESEND_WINDOW, and one lasts at most the PSP client's tries (`_longest_send`).
-RESEND_WINDOW = timedelta(minutes=10)
+# starts after ATTEMPT_RESEND_WINDOW, and one lasts at most the PSP client's tries (`_longest_send`).
+ATTEMPT_RESEND_WINDOW = timedelta(minutes=10)
 
 
 def attempt_apply_payment(*, attempt_id: uuid.UUID, payment: PspPayment, cause: Cause) -> PaymentAttempt:
@@ -104,7 +104,7 @@ def _target_status(attempt: PaymentAttempt, payment: PspPayment) -> str:
     if payment.amount != attempt.amount or payment.currency != attempt.currency:
         attempt.review_note = (
             f"The PSP reports {payment.amount} {payment.currency} for payment {payment.id}; we asked for "
-            f"{format_amount(attempt.amount, attempt.currency)} {attempt.currency}. Never marked paid automatically."
+            f"{format_money(attempt.amount, attempt.currency)}. Never marked paid automatically."
         )
         return AttemptStatus.NEEDS_REVIEW
     return payment.status
@@ -183,9 +183,9 @@ def attempt_sync(*, attempt_id: uuid.UUID, cause: Cause) -> PaymentAttempt:
     if attempt.status != AttemptStatus.STARTED:
         return attempt
     age = timezone.now() - attempt.created_at
-    if age < RESEND_WINDOW:
+    if age < ATTEMPT_RESEND_WINDOW:
         return attempt_send(attempt, cause=cause)
-    if age < RESEND_WINDOW + _longest_send():
+    if age < ATTEMPT_RESEND_WINDOW + _longest_send():
         return attempt  # a resend started just inside the window may still reach the PSP
     return attempt_reject(attempt_id=attempt.id, code="not_received_by_psp", cause=cause)
 

@@ -17,12 +17,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt, Refund
-from payments.money import currency_digits, format_amount, has_currency_digits
+from midoffice.staff import staff_id
+from payments.models import Checkout, PaymentAttempt, Refund
+from payments.money import currency_digits, format_amount, format_money, has_currency_digits
 from payments.review import attempt_resolve, attempt_review_note, attempt_review_truth
 from payments.selectors import checkout_refundable
-from payments.staff import attempt_ask_psp, refund_ask_psp, refund_close_unsent, refund_request, staff_id
+from payments.staff import attempt_ask_psp, refund_ask_psp, refund_close_unsent, refund_request
 from payments.states import AttemptStatus, RefundStatus
 from paysite.api_errors import ApiError
 
@@ -62,7 +62,7 @@ def ask_psp_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     attempt = object_or_404(PaymentAttempt, object_id)
-    action = attempt_ask_psp(attempt_id=attempt.id, actor_id=staff_id(request))
+    action = attempt_ask_psp(attempt_id=attempt.id, actor_id=staff_id(request)).action
     model_admin.message_user(request, f"Asked the PSP: {action.outcome}.", messages.INFO)
     return back_to(request, checkout_url(attempt.checkout_id))
 
@@ -118,7 +118,7 @@ def refund_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: 
         form.add_error(None, exc.message)
         return _refund_page(model_admin, request, checkout, form, step="enter")
     refund = result.refund
-    text = f"Refund of {format_amount(refund.amount, refund.currency)} {refund.currency}: {refund.status}."
+    text = f"Refund of {format_money(refund.amount, refund.currency)}: {refund.status}."
     if not result.created:
         text = f"This refund form was already submitted; nothing more was sent. {text}"
     model_admin.message_user(request, text, messages.SUCCESS if result.created else messages.WARNING)
@@ -130,7 +130,7 @@ def _refund_page(model_admin: admin.ModelAdmin, request: HttpRequest, checkout: 
     context = {
         **model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "original": checkout,
         "title": f"Refund {checkout.reference or checkout.id}", "form": form, "step": step, "checkout": checkout,
-        "paid": f"{format_amount(checkout.amount, checkout.currency)} {checkout.currency}",
+        "paid": format_money(checkout.amount, checkout.currency),
     }
     return TemplateResponse(request, "admin/midoffice/refund.html", context)
 
@@ -160,7 +160,7 @@ def resolve_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
     context = {
         **model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "original": attempt,
         "title": "Resolve a payment in review", "attempt": attempt, "truth": truth,
-        "ours": f"{format_amount(attempt.amount, attempt.currency)} {attempt.currency}",
+        "ours": format_money(attempt.amount, attempt.currency),
     }
     return TemplateResponse(request, "admin/midoffice/resolve.html", context)
 
@@ -179,7 +179,7 @@ def refund_review_view(model_admin: admin.ModelAdmin, request: HttpRequest, obje
                 action = refund_close_unsent(refund_id=refund.id, note=request.POST.get("note", ""),
                                              actor_id=staff_id(request))
             else:
-                action = refund_ask_psp(refund_id=refund.id, actor_id=staff_id(request))
+                action = refund_ask_psp(refund_id=refund.id, actor_id=staff_id(request)).action
         except ApiError as exc:
             model_admin.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(request.path)
@@ -189,7 +189,7 @@ def refund_review_view(model_admin: admin.ModelAdmin, request: HttpRequest, obje
     context = {
         **model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "original": refund,
         "title": "A refund in review", "refund": refund,
-        "amount": f"{format_amount(refund.amount, refund.currency)} {refund.currency}",
+        "amount": format_money(refund.amount, refund.currency),
     }
     return TemplateResponse(request, "admin/midoffice/refund_review.html", context)
 

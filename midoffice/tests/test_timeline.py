@@ -9,12 +9,12 @@ from django.utils import timezone
 
 from checkout.tests.factories import make_checkout
 from midoffice.tests.factories import OPERATOR, make_staff
+from midoffice.timeline import checkout_timeline
 from payments.models import PspCall, StatusChange
 from payments.polling import attempt_poll
 from payments.staff import attempt_ask_psp
 from payments.states import AttemptStatus, CheckoutStatus
 from payments.tests.factories import PSP, make_attempt, payment_json
-from payments.timeline import checkout_timeline
 from payments.transitions import Cause, record_creation
 from webhooks.payloads import event_read
 from webhooks.processing import event_process

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from midoffice.admin.base import WIDE_LIST, DatetimeColumns, ReadOnlyAdmin, checkout_link
+from midoffice.admin.views import back_to, object_or_404, require_perm
 from midoffice.changelists import FastListMixin
-from payments.admin import WIDE_LIST, DatetimeColumns, ReadOnlyAdmin, checkout_link
-from payments.admin_views import back_to, object_or_404, require_perm
+from midoffice.search import TermSearch
+from midoffice.staff import staff_id
 from payments.psp.parse import redact
-from payments.staff import staff_id
 from paysite.api_errors import ApiError
 from webhooks.models import WebhookEvent
 from webhooks.staff import event_reprocess
@@ -24,12 +25,17 @@ MAX_REPROCESS = 100
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
+class WebhookEventAdmin(DatetimeColumns, TermSearch, FastListMixin, ReadOnlyAdmin):
     # Folded to read at 1,280 px: the event's type under its id, and the outcome with its reason.
     list_display = ["event", "outcome_with_reason", "psp_object_id", "checkout_reference", "received"]
     list_filter = ["outcome"]
     search_fields = ["event_id"]
     search_help_text = "An event id evt_… or a PSP object id pay_… / re_… (exact)."
+    # An event id finds its event; any other term is taken as the PSP object's id, whatever its shape.
+    search_by = {
+        kind: (lambda term: Q(event_id=term.text)) if kind == "event" else (lambda term: Q(psp_object_id=term.text))
+        for kind in ("id", "token", "payment", "refund", "event", "reference")
+    }
     list_select_related = ["checkout"]
     readonly_fields = ("event_id", "type", "outcome", "outcome_detail", "error", "processing_attempts",
                        "psp_object_id", "checkout", "received", "processed", "body_redacted")
@@ -60,14 +66,6 @@ class WebhookEventAdmin(DatetimeColumns, FastListMixin, ReadOnlyAdmin):
             return json.dumps(redact(json.loads(event.body)), indent=2, sort_keys=True, ensure_ascii=False)
         except ValueError:
             return "(not JSON; not shown)"
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[WebhookEvent],
-                           search_term: str) -> tuple[QuerySet[WebhookEvent], bool]:
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        field = "event_id" if term.startswith("evt_") else "psp_object_id"
-        return queryset.filter(**{field: term}), False
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(require_POST(self.reprocess_view))

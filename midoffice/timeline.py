@@ -15,8 +15,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
+from payments.models import Checkout, PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
 from payments.psp.parse import redact
 from payments.states import status_label
 from webhooks.models import WebhookEvent

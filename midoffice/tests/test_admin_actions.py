@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from checkout.tests.factories import make_checkout
-from payments.admin_views import RefundForm
+from midoffice.admin.views import RefundForm
 from payments.models import PaymentAttempt, Refund, StaffAction, StatusChange
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 from payments.tests.factories import PSP, make_attempt, payment_json, refund_json

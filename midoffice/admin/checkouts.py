@@ -3,6 +3,7 @@ story (the timeline) and act on it; nothing on it is editable by hand."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
@@ -13,16 +14,16 @@ from django.utils.html import format_html
 
 from checkout.api_keys import api_key_revoke
 from checkout.models import ApiKey, Checkout, Storefront
+from midoffice.admin import views as admin_views
+from midoffice.admin.base import DatetimeColumns, MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, polls_cell
 from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin, storefront_filter
 from midoffice.formats import short_id, when
-from midoffice.search import HELP_TEXT, parse_term, reference_prefix
-from payments import admin_views
-from payments.admin import DatetimeColumns, MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, money, polls_cell
+from midoffice.search import HELP_TEXT, TermSearch, reference_prefix
+from midoffice.timeline import checkout_timeline
 from payments.models import PaymentAttempt, Refund
-from payments.money import format_amount
+from payments.money import format_amount, format_money
 from payments.psp.parse import redact
-from payments.selectors import checkout_refundable
-from payments.timeline import checkout_timeline
+from payments.selectors import checkout_latest_attempt, checkout_refundable
 
 
 class AttemptInline(DatetimeColumns, ReadOnlyInline):
@@ -37,7 +38,7 @@ class AttemptInline(DatetimeColumns, ReadOnlyInline):
 
     @admin.display(description="refunded")
     def refunded(self, attempt: PaymentAttempt) -> str:
-        return format_html('<span class="nowrap">{}</span>', money(attempt.refunded_amount, attempt.currency))
+        return format_html('<span class="nowrap">{}</span>', format_money(attempt.refunded_amount, attempt.currency))
 
     @admin.display(description="polls · next")
     def polls(self, attempt: PaymentAttempt) -> str:
@@ -55,19 +56,28 @@ class RefundInline(DatetimeColumns, ReadOnlyInline):
 
     @admin.display(description="amount")
     def refund_amount(self, refund: Refund) -> str:
-        return format_html('<span class="nowrap">{}</span>', money(refund.amount, refund.currency))
+        return format_html('<span class="nowrap">{}</span>', format_money(refund.amount, refund.currency))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
         return super().get_queryset(request).select_related("requested_by")
 
 
 @admin.register(Checkout)
-class CheckoutAdmin(DatetimeColumns, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+class CheckoutAdmin(DatetimeColumns, TermSearch, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["checkout_id", "storefront", "reference", "status", "amount_display", "created", "expires"]
     list_filter = ["status", storefront_filter("storefront"), CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["storefront"]
     search_fields = ["reference"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
+    search_by = {
+        "id": lambda term: (
+            Q(id=term.text) | Q(id__in=PaymentAttempt.objects.filter(id=term.text).values("checkout_id"))
+        ),
+        "token": lambda term: Q(psp_token=term.text),
+        "payment": lambda term: Q(id__in=PaymentAttempt.objects.filter(psp_payment_id=term.text).values("checkout_id")),
+        "refund": lambda term: Q(id__in=Refund.objects.filter(psp_refund_id=term.text).values("checkout_id")),
+        "reference": lambda term: reference_prefix(term.text),
+    }
     readonly_fields = ("id", "storefront", "reference", "description", "status", "amount_display", "token_masked",
                        "expires", "api_key", "success_url", "failure_url", "created", "updated")
     fields = readonly_fields
@@ -88,31 +98,12 @@ class CheckoutAdmin(DatetimeColumns, FastListMixin, CsvExportMixin, ReadOnlyAdmi
 
     @admin.display(description="amount")
     def amount_display(self, checkout: Checkout) -> str:
-        return money(checkout.amount, checkout.currency)
+        return format_money(checkout.amount, checkout.currency)
 
     @admin.display(description="PSP token")
     def token_masked(self, checkout: Checkout) -> str:
         # The token is the shopper's proof at Buy Now: staff find a checkout by it, never read it.
         return str(redact({"token": checkout.psp_token})["token"])
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Checkout],
-                           search_term: str) -> tuple[QuerySet[Checkout], bool]:
-        term = parse_term(search_term)
-        if term is None:
-            return queryset, False
-        if term.kind == "id":
-            condition = Q(id=term.text) | Q(id__in=PaymentAttempt.objects.filter(id=term.text).values("checkout_id"))
-        elif term.kind == "token":
-            condition = Q(psp_token=term.text)
-        elif term.kind == "payment":
-            condition = Q(id__in=PaymentAttempt.objects.filter(psp_payment_id=term.text).values("checkout_id"))
-        elif term.kind == "refund":
-            condition = Q(id__in=Refund.objects.filter(psp_refund_id=term.text).values("checkout_id"))
-        elif term.kind == "reference":
-            condition = reference_prefix(term.text)
-        else:
-            return queryset.none(), False
-        return queryset.filter(condition), False
 
     def get_urls(self) -> list[URLPattern]:
         refund = self.admin_site.admin_view(lambda r, object_id: admin_views.refund_view(self, r, object_id))
@@ -124,10 +115,11 @@ class CheckoutAdmin(DatetimeColumns, FastListMixin, CsvExportMixin, ReadOnlyAdmi
         context = dict(extra_context or {})
         if checkout is not None:
             refundable = checkout_refundable(checkout=checkout)
+            left = refundable.left if refundable else Decimal(0)
             context.update(
                 timeline=checkout_timeline(checkout=checkout),
-                latest_attempt=checkout.attempts.order_by("-created_at").first(),
-                refundable_left=money(refundable.left, checkout.currency) if refundable and refundable.left > 0 else "",
+                latest_attempt=checkout_latest_attempt(checkout=checkout),
+                refundable_left=format_money(left, checkout.currency) if left > 0 else "",
             )
         return super().change_view(request, object_id, form_url, context)
 

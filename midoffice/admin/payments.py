@@ -11,10 +11,19 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from midoffice.admin import views as admin_views
+from midoffice.admin.base import (
+    WIDE_LIST,
+    DatetimeColumns,
+    ReadOnlyAdmin,
+    checkout_link,
+    polls_cell,
+    row_fields,
+)
 from midoffice.changelists import (
     CsvExportMixin,
     CurrencyFilter,
@@ -23,115 +32,35 @@ from midoffice.changelists import (
     fixed_filter,
     storefront_filter,
 )
-from midoffice.formats import short_id, when, when_column
-from midoffice.search import HELP_TEXT, parse_term, reference_prefix
-from payments import admin_views
+from midoffice.formats import short_id
+from midoffice.search import HELP_TEXT, Term, TermSearch, reference_prefix
+from midoffice.staff import staff_id
+from midoffice.timeline import call_cause, who
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
-from payments.money import format_amount
-from payments.staff import attempt_ask_psp, refund_ask_psp, staff_id
+from payments.money import format_amount, format_money
+from payments.staff import PspAsked, attempt_ask_psp, refund_ask_psp
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus, status_label
-from payments.timeline import call_cause, who
 
 # A selection larger than this is refused: each row is one call to the PSP, made while staff wait.
 MAX_ASK_PSP = 100
 
 
-class NoWrites:
-    """Nobody may add, change or delete these rows by hand, superusers included."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class MissingRecordIs404:
-    """An unknown or malformed id in a record's URL is a 404, where Django redirects home."""
-
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
-        found = super().get_object(request, object_id, from_field)  # type: ignore[misc]
-        if found is None:
-            raise Http404("No such record.")
-        return found
-
-
-class ReadOnlyAdmin(MissingRecordIs404, NoWrites, admin.ModelAdmin):
-    """For records nobody may write by hand, superusers included."""
-
-
-class ReadOnlyInline(NoWrites, admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-
-def money(amount: Any, currency: str) -> str:
-    return f"{format_amount(amount, currency)} {currency}"
-
-
-def checkout_link(checkout: Any) -> str:
-    url = reverse("admin:checkout_checkout_change", args=[checkout.id])
-    if checkout.reference:
-        return format_html('<a href="{}" title="{}">{}</a>', url, checkout.id, checkout.reference)
-    return short_id(checkout.id, url)
-
-
-def polls_cell(attempt: PaymentAttempt) -> str:
-    """How often the attempt was polled, and (below, small) when it is polled next."""
-    if attempt.next_poll_at is None:
-        return str(attempt.poll_count)
-    return format_html('{}<br><small>next {}</small>', attempt.poll_count, when(attempt.next_poll_at))
-
-
-# A list without the navigation column (the CSV-exporting lists use admin/midoffice/change_list.html).
-WIDE_LIST = "admin/midoffice/wide_change_list.html"
-
-
-# Datetime columns as the mid-office writes them everywhere (midoffice/formats.py).
-DATETIME_COLUMNS = {"created_at": "created", "updated_at": "updated", "next_poll_at": "next_poll",
-                    "expires_at": "expires", "processed_at": "processed", "received_at": "received"}
-
-
-def row_fields(model: Any, **shown_as: str) -> tuple[str, ...]:
-    """Every field of `model` for its read-only page, datetimes (and any `shown_as`) by their display."""
-    names = {**DATETIME_COLUMNS, **shown_as}
-    return tuple(names.get(field.name, field.name) for field in model._meta.fields)
-
-
-class DatetimeColumns:
-    """`created`, `updated`, … for the model's `created_at`, `updated_at`, …, in the one format."""
-
-    created = when_column("created_at")
-    updated = when_column("updated_at")
-    next_poll = when_column("next_poll_at", "next poll")
-    expires = when_column("expires_at")
-    processed = when_column("processed_at")
-    received = when_column("received_at")
-
-
-PSP_SILENT = "the PSP could not"
-
-
-def _ask_until_the_psp_fails(ids: list[Any], ask: Callable[[Any], str]) -> list[str]:
+def _ask_until_the_psp_fails(ids: list[Any], ask: Callable[[Any], PspAsked]) -> list[PspAsked]:
     """Ask about each row in turn, but stop at the first the PSP cannot answer: with the PSP down,
     each would wait out every timeout and retry, and the page would hang for minutes. The poller
     keeps asking about the rest anyway."""
-    outcomes: list[str] = []
+    results: list[PspAsked] = []
     for row_id in ids:
-        outcomes.append(ask(row_id))
-        if outcomes[-1].startswith(PSP_SILENT):
+        results.append(ask(row_id))
+        if not results[-1].answered:
             break
-    return outcomes
+    return results
 
 
 class AskPspMixin:
     """The "Ask the PSP now" action on a selection of attempts or refunds."""
 
-    def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
+    def ask_psp_about(self, row_id: Any, actor_id: int) -> PspAsked:
         raise NotImplementedError
 
     def has_ask_psp_permission(self, request: HttpRequest) -> bool:
@@ -145,17 +74,17 @@ class AskPspMixin:
             self.message_user(request, f"Select at most {MAX_ASK_PSP} {noun}s at a time.",  # type: ignore[attr-defined]
                               messages.ERROR)
             return
-        outcomes = _ask_until_the_psp_fails(ids, lambda row_id: self.ask_psp_about(row_id, staff_id(request)))
-        changed = sum(1 for outcome in outcomes if "→" in outcome)
-        failed = sum(1 for outcome in outcomes if outcome.startswith(PSP_SILENT))
-        asked = f"{len(outcomes)} of {len(ids)}" if len(outcomes) < len(ids) else str(len(ids))
+        results = _ask_until_the_psp_fails(ids, lambda row_id: self.ask_psp_about(row_id, staff_id(request)))
+        changed = sum(1 for result in results if result.changed)
+        failed = sum(1 for result in results if not result.answered)
+        asked = f"{len(results)} of {len(ids)}" if len(results) < len(ids) else str(len(ids))
         self.message_user(request, f"Asked the PSP about {asked} {noun}(s): {changed} changed, "  # type: ignore[attr-defined]
                           f"{failed} without an answer.", messages.WARNING if failed else messages.SUCCESS)
 
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+class PaymentAttemptAdmin(DatetimeColumns, TermSearch, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     # Reads at 1,280 px: short ids (the whole id in the title), amount and refunded in one cell, poll
     # count and next poll in one cell, one-line dates.
     list_display = ["attempt_id", "checkout_reference", "status", "method_and_psp_id", "amount_and_refunded",
@@ -164,6 +93,12 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
                    ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_payment_id"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
+    search_by = {
+        "id": lambda term: Q(id=term.id) | Q(checkout_id=term.id),
+        "token": lambda term: Q(checkout__psp_token=term.text),
+        "payment": lambda term: Q(psp_payment_id=term.text),
+        "reference": lambda term: reference_prefix(term.text, "checkout__reference"),
+    }
     list_select_related = ["checkout"]
     # Money shown with its currency's digits ("12.50 EUR", "1800 JPY"), never as the column's 3 places.
     readonly_fields = row_fields(PaymentAttempt, amount="amount_display", refunded_amount="refunded_display")
@@ -190,14 +125,14 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
 
     @admin.display(description="amount")
     def amount_display(self, attempt: PaymentAttempt) -> str:
-        return money(attempt.amount, attempt.currency)
+        return format_money(attempt.amount, attempt.currency)
 
     @admin.display(description="amount · refunded")
     def amount_and_refunded(self, attempt: PaymentAttempt) -> str:
         if not attempt.refunded_amount:
-            return format_html('<span class="nowrap">{}</span>', money(attempt.amount, attempt.currency))
+            return format_html('<span class="nowrap">{}</span>', format_money(attempt.amount, attempt.currency))
         return format_html('<span class="nowrap">{}</span><br><small class="nowrap">{} refunded</small>',
-                           money(attempt.amount, attempt.currency),
+                           format_money(attempt.amount, attempt.currency),
                            format_amount(attempt.refunded_amount, attempt.currency))
 
     @admin.display(description="method · PSP payment", ordering="payment_method")
@@ -212,20 +147,7 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
 
     @admin.display(description="refunded")
     def refunded_display(self, attempt: PaymentAttempt) -> str:
-        return money(attempt.refunded_amount, attempt.currency) if attempt.refunded_amount else "—"
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[PaymentAttempt],
-                           search_term: str) -> tuple[QuerySet[PaymentAttempt], bool]:
-        term = parse_term(search_term)
-        if term is None:
-            return queryset, False
-        conditions = {
-            "id": lambda: Q(id=term.id) | Q(checkout_id=term.id), "token": lambda: Q(checkout__psp_token=term.text),
-            "payment": lambda: Q(psp_payment_id=term.text),
-            "reference": lambda: reference_prefix(term.text, "checkout__reference"),
-        }
-        condition = conditions.get(term.kind)
-        return (queryset.filter(condition()) if condition else queryset.none()), False
+        return format_money(attempt.refunded_amount, attempt.currency) if attempt.refunded_amount else "—"
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
@@ -237,17 +159,22 @@ class PaymentAttemptAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExport
             *super().get_urls(),
         ]
 
-    def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
-        return attempt_ask_psp(attempt_id=row_id, actor_id=actor_id).outcome
+    def ask_psp_about(self, row_id: Any, actor_id: int) -> PspAsked:
+        return attempt_ask_psp(attempt_id=row_id, actor_id=actor_id)
 
 
 @admin.register(Refund)
-class RefundAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
+class RefundAdmin(DatetimeColumns, TermSearch, AskPspMixin, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["refund_id", "checkout_reference", "status", "amount_display", "reason", "psp_refund_id",
                     "requested_by", "created"]
     list_filter = ["status", CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_refund_id"]
     search_help_text = HELP_TEXT
+    search_by = {
+        "id": lambda term: Q(id=term.id) | Q(checkout_id=term.id),
+        "refund": lambda term: Q(psp_refund_id=term.text),
+        "reference": lambda term: reference_prefix(term.text, "checkout__reference"),
+    }
     list_select_related = ["checkout", "requested_by"]
     readonly_fields = row_fields(Refund, amount="amount_display")
     fields = readonly_fields
@@ -271,41 +198,22 @@ class RefundAdmin(DatetimeColumns, AskPspMixin, FastListMixin, CsvExportMixin, R
 
     @admin.display(description="amount")
     def amount_display(self, refund: Refund) -> str:
-        return money(refund.amount, refund.currency)
+        return format_money(refund.amount, refund.currency)
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Refund],
-                           search_term: str) -> tuple[QuerySet[Refund], bool]:
-        term = parse_term(search_term)
-        if term is None:
-            return queryset, False
-        conditions = {
-            "id": lambda: Q(id=term.id) | Q(checkout_id=term.id), "refund": lambda: Q(psp_refund_id=term.text),
-            "reference": lambda: reference_prefix(term.text, "checkout__reference"),
-        }
-        condition = conditions.get(term.kind)
-        return (queryset.filter(condition()) if condition else queryset.none()), False
-
-    def ask_psp_about(self, row_id: Any, actor_id: int) -> str:
-        return refund_ask_psp(refund_id=row_id, actor_id=actor_id).outcome
+    def ask_psp_about(self, row_id: Any, actor_id: int) -> PspAsked:
+        return refund_ask_psp(refund_id=row_id, actor_id=actor_id)
 
     def get_urls(self) -> list[URLPattern]:
         review = self.admin_site.admin_view(lambda r, object_id: admin_views.refund_review_view(self, r, object_id))
         return [path("<path:object_id>/review/", review, name="payments_refund_review"), *super().get_urls()]
 
 
-class SearchByCheckoutId:
-    """Search that finds the rows of one checkout, by its exact id (an index lookup)."""
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any],
-                           search_term: str) -> tuple[QuerySet[Any], bool]:
-        term = parse_term(search_term)
-        if term is None:
-            return queryset, False
-        return queryset.filter(checkout_id=term.id) if term.id else queryset.none(), False
+# The ledgers are searched by the checkout they belong to, by its exact id (an index lookup).
+BY_CHECKOUT_ID: dict[str, Callable[[Term], Q]] = {"id": lambda term: Q(checkout_id=term.id)}
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
+class StatusChangeAdmin(DatetimeColumns, TermSearch, FastListMixin, ReadOnlyAdmin):
     list_display = ["created", "checkout_reference", "subject", "move", "caused_by"]
     list_filter = ["subject", "cause", fixed_filter("to_status", "to status", sorted(
         {*AttemptStatus.values, *CheckoutStatus.values, *RefundStatus.values}), labels={
@@ -313,6 +221,7 @@ class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, Read
     change_list_template = WIDE_LIST
     search_fields = ["cause_reference"]
     search_help_text = "A checkout id (exact)."
+    search_by = BY_CHECKOUT_ID
     list_select_related = ["checkout", "actor"]
     fields = readonly_fields = row_fields(StatusChange)
 
@@ -331,11 +240,12 @@ class StatusChangeAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, Read
 
 
 @admin.register(PspCall)
-class PspCallAdmin(DatetimeColumns, SearchByCheckoutId, FastListMixin, ReadOnlyAdmin):
+class PspCallAdmin(DatetimeColumns, TermSearch, FastListMixin, ReadOnlyAdmin):
     list_display = ["created", "request", "duration_ms", "cause_label", "error", "checkout_short_id"]
     list_filter = [fixed_filter("method", "method", ["GET", "POST"])]
     search_fields = ["path"]
     search_help_text = "A checkout id (exact)."
+    search_by = BY_CHECKOUT_ID
     ordering = ["-created_at"]
     change_list_template = WIDE_LIST
     fields = readonly_fields = row_fields(PspCall)
