@@ -14,16 +14,15 @@ import logging
 import uuid
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from payments import schedule
-from payments.gateway import psp
+from payments.gateway import longest_psp_request, psp
 from payments.locks import lock_attempt
 from payments.models import Checkout, PaymentAttempt
 from payments.money import format_money
-from payments.psp.parse import redact
+from payments.psp.parse import redact, same_token
 from payments.psp.types import PspPayment, PspProtocolError, PspRejected, PspUnavailable
 from payments.states import AttemptStatus, can_move, is_final
 from payments.transitions import Cause, hold_attempt_for_review, move_attempt
@@ -51,7 +50,7 @@ def attempt_apply_payment(*, attempt_id: uuid.UUID, payment: PspPayment, cause: 
     """
     with transaction.atomic():
         checkout, attempt = lock_attempt(attempt_id)
-        contradiction = _contradiction(attempt, payment)
+        contradiction = _contradiction(checkout, attempt, payment)
         if contradiction:
             _hold_for_review(checkout, attempt, payment, contradiction, cause)
             return attempt
@@ -71,11 +70,13 @@ def attempt_apply_payment(*, attempt_id: uuid.UUID, payment: PspPayment, cause: 
     return attempt
 
 
-def _contradiction(attempt: PaymentAttempt, payment: PspPayment) -> str:
+def _contradiction(checkout: Checkout, attempt: PaymentAttempt, payment: PspPayment) -> str:
     """Why this PSP object cannot be applied to the attempt as a normal update ("" if it can)."""
     owner = payment.metadata.get("attempt_id", str(attempt.id))
     if owner != str(attempt.id):
         return f"the PSP's payment {payment.id} belongs to attempt {owner}, not to this one"
+    if payment.token and not same_token(payment.token, checkout.psp_token):
+        return f"the PSP's payment {payment.id} was made on another checkout's session"
     if attempt.psp_payment_id and attempt.psp_payment_id != payment.id:
         return f"the PSP holds a second payment {payment.id} for this attempt (ours is {attempt.psp_payment_id})"
     if payment.status not in _PSP_STATUSES:
@@ -88,11 +89,12 @@ def _contradiction(attempt: PaymentAttempt, payment: PspPayment) -> str:
 
 def _hold_for_review(checkout: Checkout, attempt: PaymentAttempt, payment: PspPayment, why: str,
                      cause: Cause) -> None:
-    if attempt.psp_contradiction and why in attempt.review_note:
-        return  # already held for this very reason
+    if attempt.psp_contradiction and attempt.contradicting_payment_id == payment.id:
+        return  # this payment was held (or judged by staff) already: once is enough
     logger.error("attempt %s held for review: %s", attempt.id, why)
     shown = json.dumps(redact(dataclasses.asdict(payment)), default=str, sort_keys=True)
     attempt.psp_contradiction = True
+    attempt.contradicting_payment_id = payment.id
     attempt.review_note = f"{attempt.review_note}\nThe PSP contradicts us: {why}.".strip()
     attempt.next_poll_at = None
     hold_attempt_for_review(checkout, attempt, Cause(
@@ -210,8 +212,6 @@ def _is_uuid(text: str) -> bool:
 
 
 def _longest_send() -> timedelta:
-    """How long one send can take at most: every try's timeout, the backoff between them, and
-    as much again for a process that stalled between deciding to send and sending."""
-    tries = settings.PSP_MAX_ATTEMPTS
-    backoff = settings.PSP_RETRY_BACKOFF * (2 ** max(tries - 1, 0))
-    return timedelta(seconds=2 * (tries * settings.PSP_TIMEOUT + backoff))
+    """How long one send can take at most (`longest_psp_request`), and as much again for a
+    process that stalled between deciding to send and sending."""
+    return 2 * longest_psp_request()

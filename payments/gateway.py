@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -26,6 +27,14 @@ def refuse_outer_transaction() -> None:
     blocks = transaction.get_connection().atomic_blocks
     if blocks and not getattr(blocks[-1], "_from_testcase", False):
         raise InsideTransaction("The PSP is called only outside a transaction; commit first.")
+
+
+def longest_psp_request() -> timedelta:
+    """One request to the PSP at its longest: every try may wait its connect timeout and then its
+    read timeout (both PSP_TIMEOUT), with the backoff between tries."""
+    tries = settings.PSP_MAX_ATTEMPTS
+    backoff = settings.PSP_RETRY_BACKOFF * (2 ** max(tries - 1, 0) - 1)  # b, 2b, 4b … between tries
+    return timedelta(seconds=tries * 2 * settings.PSP_TIMEOUT + backoff)
 
 
 def psp() -> PspClient:

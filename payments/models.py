@@ -99,6 +99,10 @@ class PaymentAttempt(models.Model):
         "PSP contradiction", default=False,
         help_text="The PSP reported an object that contradicts what we held; only staff take it out of review.",
     )
+    contradicting_payment_id = models.CharField(
+        "contradicting PSP payment", max_length=128, blank=True,
+        help_text="The PSP payment that contradicted us: the one staff judge when they resolve the review.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

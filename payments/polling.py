@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from payments import schedule
 from payments.attempt_lifecycle import attempt_sync
+from payments.gateway import longest_psp_request
 from payments.locks import lock_attempt, lock_refund
 from payments.models import PaymentAttempt, Refund
 from payments.psp.types import PspError
@@ -43,11 +44,9 @@ def doorbell_lease() -> timedelta:
 
 
 def poll_lease() -> timedelta:
-    """One poll at its longest: two PSP requests (a session read, then a resend), each with all
-    its tries and the backoff between them, and a second for the database."""
-    tries = settings.PSP_MAX_ATTEMPTS
-    backoff = settings.PSP_RETRY_BACKOFF * (2**tries - 1)
-    return timedelta(seconds=2 * (tries * settings.PSP_TIMEOUT + backoff) + 1)
+    """One poll at its longest: two PSP requests (a session read, then a resend), each at its
+    longest, and a second for the database."""
+    return 2 * longest_psp_request() + timedelta(seconds=1)
 
 
 def _claim_due(model: type[Polled], statuses: frozenset[str], limit: int) -> list[Claim]:

@@ -16,7 +16,7 @@ from payments.errors import Conflict, DomainError, NotFound
 from payments.gateway import psp
 from payments.locks import lock_checkout, lock_paid_attempt, lock_refund
 from payments.models import Checkout, PaymentAttempt, Refund
-from payments.money import has_currency_digits
+from payments.money import format_money, has_currency_digits
 from payments.psp.types import PspProtocolError, PspRefund, PspRejected, PspUnavailable
 from payments.states import RefundStatus, can_move, is_final
 from payments.transitions import Cause, move_attempt, move_refund, record_creation
@@ -54,9 +54,10 @@ def refund_create(
         if refund is None:
             refund = refund_record(checkout=checkout, amount=amount, reason=reason, cause=cause,
                                    requested_by_id=requested_by_id, refund_id=refund_id)
-    if refund.status == RefundStatus.STARTED and not refund.psp_refund_id:
+    unanswered = refund.status == RefundStatus.STARTED and not refund.psp_refund_id
+    if unanswered and timezone.now() - refund.created_at < PSP_KEY_MEMORY:
         return refund_send(refund, cause=Cause(kind="psp_answer"))
-    return refund
+    return refund  # answered, or too old to resend safely (the PSP forgets keys): polls and staff settle it
 
 
 def refund_record(
@@ -90,9 +91,12 @@ def _check_amount(attempt: PaymentAttempt, amount: Decimal) -> None:
             f"The amount must be positive with the digits of {attempt.currency}.", code="invalid_amount",
             fields={"amount": ["Invalid amount."]},
         )
-    committed = attempt.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"]
-    if (committed or Decimal(0)) + amount > attempt.amount:
-        left = attempt.amount - (committed or Decimal(0))
+    reserved = attempt.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"]
+    # The PSP's own refunded total counts too: money it reports gone is gone, even if a refund of
+    # ours for it was closed as failed or it was refunded elsewhere.
+    committed = max(reserved or Decimal(0), attempt.refunded_amount)
+    if committed + amount > attempt.amount:
+        left = attempt.amount - committed
         raise Conflict(
             f"At most {left} {attempt.currency} is left to refund.", code="refund_exceeds_payment",
             fields={"amount": [f"At most {left} is left to refund."]},
@@ -129,14 +133,20 @@ def refund_apply(*, refund_id: uuid.UUID, answer: PspRefund, cause: Cause) -> Re
         target = answer.status
         if answer.amount != refund.amount or answer.currency != refund.currency:
             target = RefundStatus.NEEDS_REVIEW
-        if target not in RefundStatus.values or is_final("refund", refund.status) or not can_move(
-            "refund", refund.status, target
-        ):
-            target = refund.status
-        refund.failure_code = "refund_failed" if target == RefundStatus.FAILED else ""
-        refund.next_poll_at = (
-            schedule.next_poll_at(target, refund.poll_count, timezone.now()) if target == RefundStatus.PENDING else None
-        )
+        if target in RefundStatus.values and is_final("refund", refund.status) and target != refund.status:
+            # The PSP contradicts a final status we hold (a refund we failed that it made): never
+            # silent, and its amount is reserved again until staff settle it.
+            why = f"we hold {refund.status}, the PSP's refund {answer.id} says {answer.status}"
+            logger.error("refund %s held for review: %s", refund.id, why)
+            refund.next_poll_at = None
+            move_refund(checkout, refund, RefundStatus.NEEDS_REVIEW,
+                        Cause(kind=cause.kind, reference=cause.reference, actor_id=cause.actor_id, note=why))
+            return refund
+        if target not in RefundStatus.values or not can_move("refund", refund.status, target):
+            target = refund.status  # a status we do not know yet, or an older word: keep asking
+        refund.failure_code = "refund_failed" if target == RefundStatus.FAILED else refund.failure_code
+        unfinished = target in (RefundStatus.PENDING, RefundStatus.STARTED)
+        refund.next_poll_at = schedule.next_poll_at(target, refund.poll_count, timezone.now()) if unfinished else None
         move_refund(checkout, refund, target, cause)
         if refund.status == RefundStatus.SUCCEEDED:
             _raise_refunded_amount(checkout, attempt, cause)
@@ -193,10 +203,17 @@ def refund_resolve_unsent(*, refund_id: uuid.UUID, note: str, cause: Cause) -> R
     if not note.strip():
         raise DomainError("Write what you checked at the PSP.", code="invalid_request", fields={"note": ["Required."]})
     with transaction.atomic():
-        checkout, _attempt, refund = lock_refund(refund_id)
+        checkout, attempt, refund = lock_refund(refund_id)
         if refund.status != RefundStatus.NEEDS_REVIEW or refund.psp_refund_id:
             raise Conflict("Only a refund in review that the PSP never acknowledged can be closed here.",
                            code="not_resolvable")
+        succeeded = attempt.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=Sum("amount"))["total"]
+        if attempt.refunded_amount > (succeeded or Decimal(0)):
+            raise Conflict(
+                f"The PSP's payment shows {format_money(attempt.refunded_amount, attempt.currency)} refunded, more "
+                "than our succeeded refunds: this refund may be among them. Settle it with the PSP.",
+                code="psp_shows_refunded",
+            )
         if timezone.now() - refund.created_at < PSP_KEY_MEMORY:
             raise Conflict("The PSP still remembers this refund's key: ask the PSP, which resends it safely.",
                            code="ask_psp_first")

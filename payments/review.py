@@ -18,6 +18,7 @@ from payments.gateway import psp
 from payments.locks import lock_attempt
 from payments.models import PaymentAttempt, StaffAction
 from payments.money import format_money
+from payments.psp.parse import same_token
 from payments.psp.types import PspError, PspPayment, PspRejected
 from payments.states import FINAL_ATTEMPT_STATUSES, AttemptStatus
 from payments.transitions import Cause, move_attempt
@@ -40,9 +41,18 @@ def attempt_review_truth(*, attempt_id: uuid.UUID, actor_id: int | None = None) 
     attempt = PaymentAttempt.objects.select_related("checkout").get(id=attempt_id)
     context = {"checkout_id": str(attempt.checkout_id), "attempt_id": str(attempt.id),
                "cause": Cause(kind="staff", reference="review", actor_id=actor_id).label()}
+    contradicted = attempt.psp_contradiction and attempt.status == AttemptStatus.NEEDS_REVIEW
     try:
-        if attempt.psp_payment_id:
-            payment: PspPayment | None = psp().get_payment(attempt.psp_payment_id, context=context)
+        if contradicted and attempt.contradicting_payment_id:
+            # Judge the payment that contradicted us, not the one we held: that one may be the charge.
+            contradicting = psp().get_payment(attempt.contradicting_payment_id, context=context)
+            foreign = _foreign(attempt, contradicting)
+            if foreign:
+                return PspTruth(attempt, contradicting,
+                                f"{foreign}: it cannot be confirmed here; settle it with the PSP.", "")
+            payment: PspPayment | None = contradicting
+        elif attempt.psp_payment_id:
+            payment = psp().get_payment(attempt.psp_payment_id, context=context)
         else:
             session = psp().get_session(attempt.checkout.psp_token, context=context)
             latest = session.latest_payment
@@ -52,6 +62,18 @@ def attempt_review_truth(*, attempt_id: uuid.UUID, actor_id: int | None = None) 
     except PspError as exc:
         return PspTruth(attempt, None, f"The PSP could not be reached: {exc}.", "")
     return _judge(attempt, payment)
+
+
+def _foreign(attempt: PaymentAttempt, payment: PspPayment) -> str:
+    """Why a contradicting payment is not this attempt's own to confirm ("" if it is)."""
+    named = payment.metadata.get("attempt_id", str(attempt.id))
+    if named != str(attempt.id):
+        return f"The PSP's payment {payment.id} names attempt {named}"
+    if payment.token and not same_token(payment.token, attempt.checkout.psp_token):
+        return f"The PSP's payment {payment.id} was made on another checkout's session"
+    if PaymentAttempt.objects.filter(psp_payment_id=payment.id).exclude(id=attempt.id).exists():
+        return f"The PSP's payment {payment.id} is another attempt's"
+    return ""
 
 
 def _judge(attempt: PaymentAttempt, payment: PspPayment | None) -> PspTruth:
@@ -85,6 +107,10 @@ def attempt_resolve(*, attempt_id: uuid.UUID, expected_status: str, actor_id: in
         if attempt.status != AttemptStatus.NEEDS_REVIEW:
             raise Conflict(f"This attempt is no longer in review: it is {attempt.status}.", code="not_in_review")
         if payment is not None:
+            if attempt.psp_payment_id and attempt.psp_payment_id != payment.id:
+                # The payment we held is judged and set aside: its own later events change nothing.
+                attempt.contradicting_payment_id = attempt.psp_payment_id
+                attempt.psp_version = payment.version
             attempt.psp_payment_id = payment.id
             attempt.psp_version = max(attempt.psp_version, payment.version)
             attempt.refunded_amount = payment.refunded_amount

@@ -71,8 +71,9 @@ REFUND_MOVES: dict[str, frozenset[str]] = {
     _R.PENDING: frozenset({_R.SUCCEEDED, _R.FAILED, _R.NEEDS_REVIEW}),
     # A refund found at the PSP after all leaves review for whatever the PSP says.
     _R.NEEDS_REVIEW: frozenset({_R.PENDING, _R.SUCCEEDED, _R.FAILED}),
-    _R.SUCCEEDED: frozenset(),
-    _R.FAILED: frozenset(),
+    # As for attempts: only the PSP contradicting a final status sends a refund to review.
+    _R.SUCCEEDED: frozenset({_R.NEEDS_REVIEW}),
+    _R.FAILED: frozenset({_R.NEEDS_REVIEW}),
 }
 
 MOVES = {"attempt": ATTEMPT_MOVES, "checkout": CHECKOUT_MOVES, "refund": REFUND_MOVES}

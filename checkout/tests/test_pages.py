@@ -71,7 +71,7 @@ def test_buy_now_without_a_csrf_token_is_refused(browser):
 def _pays(psp_stub, **fields):
     def answer(request):
         sent = json.loads(request.body)
-        return 201, {}, json.dumps(payment_json(metadata=sent["metadata"], **fields))
+        return 201, {}, json.dumps(payment_json(token=sent["token"], metadata=sent["metadata"], **fields))
 
     psp_stub.add_callback("POST", f"{PSP}/v1/payments", callback=answer, content_type="application/json")
 

@@ -142,6 +142,14 @@ def mask_tokens(text: str) -> str:
     return _TOKEN_IN_TEXT.sub(lambda found: _mask(found.group()), text)
 
 
+def same_token(shown: str, real: str) -> bool:
+    """Whether a token as the PSP's object shows it (whole, or masked to its last four characters
+    as stored webhook bodies keep it) is `real`."""
+    if shown.startswith("…"):
+        return len(shown) > 1 and real.endswith(shown[1:])
+    return shown == real
+
+
 def _mask(value: Any) -> str:
     text = str(value)
     if text.startswith("…"):  # masked already (a stored webhook body shown again): keep its four
