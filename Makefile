@@ -34,6 +34,7 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy paysite checkout payments webhooks psp_sandbox midoffice bench
 	# The layers (.importlinter): edges above the domain, the domain above the PSP port; no arrow back up.
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_domain_imports.py  # and no admin, view, request or DRF in the domain
 	# A model change without its migration fails. No database server is needed (nor reached) for it.
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 

@@ -8,6 +8,7 @@ across a call to the PSP.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from payments.models import Checkout, PaymentAttempt, Refund
 from payments.states import AttemptStatus
@@ -34,3 +35,16 @@ def lock_refund(refund_id: uuid.UUID | str) -> tuple[Checkout, PaymentAttempt, R
     checkout = lock_checkout(checkout_id)
     attempt = PaymentAttempt.objects.select_for_update().get(id=attempt_id)
     return checkout, attempt, Refund.objects.select_for_update().get(id=refund_id)
+
+
+def lock_due_for_poll(
+    model: type[PaymentAttempt] | type[Refund], *, statuses: frozenset[str], now: datetime, limit: int
+) -> list[tuple[uuid.UUID, int]]:
+    """The due rows no other poller holds (SKIP LOCKED), oldest due first, locked until the
+    caller's transaction ends; their ids and current claim numbers. Takes no checkout lock: a
+    claim only moves `next_poll_at` and `poll_claim`, never a status."""
+    return list(
+        model.objects.select_for_update(skip_locked=True)
+        .filter(next_poll_at__lte=now, status__in=statuses)
+        .order_by("next_poll_at").values_list("id", "poll_claim")[:limit]
+    )

@@ -12,7 +12,6 @@ lease ends; and two workers or two beats never poll one row at the same time.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import timedelta
 
@@ -22,16 +21,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from payments import schedule
-from payments.attempt_lifecycle import attempt_sync
+from payments.asking import attempt_ask, refund_ask
 from payments.gateway import longest_psp_request
-from payments.locks import lock_attempt, lock_refund
+from payments.locks import lock_attempt, lock_due_for_poll, lock_refund
 from payments.models import PaymentAttempt, Refund
-from payments.psp.types import PspError
-from payments.refunds import refund_sync
 from payments.states import UNFINISHED_ATTEMPT_STATUSES, UNFINISHED_REFUND_STATUSES, AttemptStatus, RefundStatus
 from payments.transitions import Cause, move_attempt, move_refund
-
-logger = logging.getLogger(__name__)
 
 Polled = PaymentAttempt | Refund
 Claim = tuple[uuid.UUID, int]  # a row's id and the claim number its poll must present
@@ -52,11 +47,7 @@ def poll_lease() -> timedelta:
 def _claim_due(model: type[Polled], statuses: frozenset[str], limit: int) -> list[Claim]:
     now = timezone.now()
     with transaction.atomic():
-        due = list(
-            model.objects.select_for_update(skip_locked=True)
-            .filter(next_poll_at__lte=now, status__in=statuses)
-            .order_by("next_poll_at").values_list("id", "poll_claim")[:limit]
-        )
+        due = lock_due_for_poll(model, statuses=statuses, now=now, limit=limit)
         model.objects.filter(id__in=[row_id for row_id, _claim in due]).update(
             next_poll_at=now + doorbell_lease(), poll_claim=F("poll_claim") + 1
         )
@@ -94,10 +85,7 @@ def attempt_poll(*, attempt_id: uuid.UUID, claim: int | None = None) -> PaymentA
     if not _take(PaymentAttempt, attempt_id, claim):
         return None
     cause = Cause(kind="poll")
-    try:
-        attempt_sync(attempt_id=attempt_id, cause=cause)
-    except PspError:
-        logger.warning("poll of attempt %s: the PSP could not answer", attempt_id, exc_info=True)
+    attempt_ask(attempt_id=attempt_id, cause=cause)  # a PSP that cannot answer only delays the next poll
     with transaction.atomic():
         checkout, attempt = lock_attempt(attempt_id)
         if attempt.status not in UNFINISHED_ATTEMPT_STATUSES:
@@ -118,10 +106,7 @@ def refund_poll(*, refund_id: uuid.UUID, claim: int | None = None) -> Refund | N
     if not _take(Refund, refund_id, claim):
         return None
     cause = Cause(kind="poll")
-    try:
-        refund_sync(refund_id=refund_id, cause=cause)
-    except PspError:
-        logger.warning("poll of refund %s: the PSP could not answer", refund_id, exc_info=True)
+    refund_ask(refund_id=refund_id, cause=cause)
     with transaction.atomic():
         checkout, _attempt, refund = lock_refund(refund_id)
         if refund.status not in UNFINISHED_REFUND_STATUSES:

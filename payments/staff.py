@@ -8,19 +8,17 @@ each appends a `StaffAction` naming the member of staff, so the checkout's timel
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 
-from payments.attempt_lifecycle import attempt_sync
+from payments.asking import PspAnswer, attempt_ask, refund_ask
 from payments.errors import Conflict, DomainError, NotFound
 from payments.locks import lock_checkout
 from payments.models import Checkout, PaymentAttempt, Refund, StaffAction
 from payments.money import format_amount, format_money
-from payments.psp.types import PspError
-from payments.refunds import refund_record, refund_resolve_unsent, refund_send, refund_sync
+from payments.refunds import refund_record, refund_resolve_unsent, refund_send
 from payments.transitions import Cause
 
 Action = StaffAction.Action
@@ -35,50 +33,35 @@ class PspAsked:
     """What asking the PSP about one attempt or refund came to, for the admin to count and say."""
 
     action: StaffAction  # the row on the timeline; its `outcome` is the sentence staff read
-    before: str
-    after: str | None  # the status after the PSP's answer; None when the PSP could not answer
+    answer: PspAnswer
 
     @property
     def answered(self) -> bool:
-        return self.after is not None
+        return self.answer.answered
 
     @property
     def changed(self) -> bool:
-        return self.after is not None and self.after != self.before
-
-
-def _ask_psp(before: str, sync: Callable[[], str]) -> tuple[str | None, str]:
-    """Run one sync against the PSP; the status after it (None if the PSP could not answer) and
-    the outcome sentence for the timeline."""
-    try:
-        after = sync()
-    except PspError as exc:
-        return None, f"the PSP could not answer: {exc}"
-    return after, (f"{before} → {after}" if after != before else f"still {after}")
+        return self.answer.changed
 
 
 def attempt_ask_psp(*, attempt_id: uuid.UUID, actor_id: int) -> PspAsked:
     """Ask the PSP about one attempt now and apply its answer (version-guarded, as a poll would).
 
     Never raises for a PSP that cannot answer: that is recorded as the action's outcome."""
-    before, checkout_id = PaymentAttempt.objects.values_list("status", "checkout_id").get(id=attempt_id)
-    cause = _staff(actor_id, "ask the PSP now")
-    after, outcome = _ask_psp(before, lambda: attempt_sync(attempt_id=attempt_id, cause=cause).status)
+    checkout_id = PaymentAttempt.objects.values_list("checkout_id", flat=True).get(id=attempt_id)
+    answer = attempt_ask(attempt_id=attempt_id, cause=_staff(actor_id, "ask the PSP now"))
     action = StaffAction.objects.create(actor_id=actor_id, action=Action.ASK_PSP, checkout_id=checkout_id,
-                                        attempt_id=attempt_id, outcome=outcome[:255])
-    return PspAsked(action=action, before=before, after=after)
+                                        attempt_id=attempt_id, outcome=answer.sentence()[:255])
+    return PspAsked(action=action, answer=answer)
 
 
 def refund_ask_psp(*, refund_id: uuid.UUID, actor_id: int) -> PspAsked:
     """As `attempt_ask_psp`, for a refund."""
-    before, checkout_id, attempt_id = Refund.objects.values_list("status", "checkout_id", "attempt_id").get(
-        id=refund_id
-    )
-    cause = _staff(actor_id, "ask the PSP now")
-    after, outcome = _ask_psp(before, lambda: refund_sync(refund_id=refund_id, cause=cause).status)
+    checkout_id, attempt_id = Refund.objects.values_list("checkout_id", "attempt_id").get(id=refund_id)
+    answer = refund_ask(refund_id=refund_id, cause=_staff(actor_id, "ask the PSP now"))
     action = StaffAction.objects.create(actor_id=actor_id, action=Action.ASK_PSP, checkout_id=checkout_id,
-                                        attempt_id=attempt_id, refund_id=refund_id, outcome=outcome[:255])
-    return PspAsked(action=action, before=before, after=after)
+                                        attempt_id=attempt_id, refund_id=refund_id, outcome=answer.sentence()[:255])
+    return PspAsked(action=action, answer=answer)
 
 
 @dataclass(frozen=True)
