@@ -107,7 +107,7 @@ def psp_return(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     checkout = get_object_or_404(Checkout, id=checkout_id)
     attempt = checkout_latest_attempt(checkout=checkout)
     if attempt is not None and attempt.status in UNFINISHED_ATTEMPT_STATUSES:
-        _ask_psp(attempt, throttle=False)
+        _ask_psp(attempt, throttle=True)  # anyone with the URL may reload it: one PSP read per 10 s
     return SeeOther(reverse("checkout-result", args=[checkout.id]))
 
 

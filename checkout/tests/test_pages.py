@@ -125,6 +125,19 @@ def test_the_return_page_asks_the_psp_and_trusts_no_query_parameter(browser, psp
     assert b'data-status="failed"' in page.content and b"Try again" in page.content
 
 
+def test_reloading_the_return_page_asks_the_psp_once_per_throttle_window(browser, psp_stub):
+    # given an attempt waiting for 3-D Secure that the PSP still reports as waiting
+    checkout = make_checkout()
+    attempt = make_attempt(checkout, status=AttemptStatus.REQUIRES_ACTION, psp_payment_id="pay_1", psp_version=1)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", status="requires_action",
+                                                             version=1))
+    # when anyone holding its URL loads the return page ten times in a row
+    for _ in range(10):
+        assert browser.get(f"/checkout/{checkout.id}/return/").status_code == 303
+    # then the PSP was asked once, not ten times
+    assert len(psp_stub.calls) == 1
+
+
 def test_the_processing_page_refreshes_itself(browser):
     checkout = make_checkout()
     make_attempt(checkout, status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
