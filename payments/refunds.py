@@ -153,9 +153,14 @@ def refund_apply(*, refund_id: uuid.UUID, answer: PspRefund, cause: Cause) -> Re
     return refund
 
 
+def _succeeded_total(attempt: PaymentAttempt) -> Decimal:
+    total = attempt.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal(0)
+
+
 def _raise_refunded_amount(checkout: Checkout, attempt: PaymentAttempt, cause: Cause) -> None:
-    succeeded = attempt.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=Sum("amount"))["total"]
-    if succeeded and succeeded > attempt.refunded_amount:
+    succeeded = _succeeded_total(attempt)
+    if succeeded > attempt.refunded_amount:
         attempt.refunded_amount = succeeded
         move_attempt(checkout, attempt, attempt.status, cause)
 
@@ -207,8 +212,7 @@ def refund_resolve_unsent(*, refund_id: uuid.UUID, note: str, cause: Cause) -> R
         if refund.status != RefundStatus.NEEDS_REVIEW or refund.psp_refund_id:
             raise Conflict("Only a refund in review that the PSP never acknowledged can be closed here.",
                            code="not_resolvable")
-        succeeded = attempt.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=Sum("amount"))["total"]
-        if attempt.refunded_amount > (succeeded or Decimal(0)):
+        if attempt.refunded_amount > _succeeded_total(attempt):
             raise Conflict(
                 f"The PSP's payment shows {format_money(attempt.refunded_amount, attempt.currency)} refunded, more "
                 "than our succeeded refunds: this refund may be among them. Settle it with the PSP.",

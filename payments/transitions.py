@@ -73,29 +73,30 @@ def move_attempt(checkout: Checkout, attempt: PaymentAttempt, target: str, cause
 
 def hold_attempt_for_review(checkout: Checkout, attempt: PaymentAttempt, cause: Cause) -> None:
     """Move an attempt to `needs_review` because the PSP contradicts what we hold, from any
-    status. The checkout follows only where its own table allows: an open one becomes
+    status; each contradiction gets its row on the timeline, even for an attempt in review
+    already. The checkout follows only where its own table allows: an open one becomes
     `processing` (so it cannot be paid again meanwhile); a paid, refunded or expired one keeps
     its status until staff settle the review."""
-    if attempt.status != AttemptStatus.NEEDS_REVIEW:
-        check_move("attempt", attempt.status, AttemptStatus.NEEDS_REVIEW)
-        old, attempt.status = attempt.status, AttemptStatus.NEEDS_REVIEW
-    else:
-        old = attempt.status
+    old = attempt.status
+    if old != AttemptStatus.NEEDS_REVIEW:
+        check_move("attempt", old, AttemptStatus.NEEDS_REVIEW)
+        attempt.status = AttemptStatus.NEEDS_REVIEW
     _record(checkout, "attempt", old, attempt.status, cause, attempt=attempt)
     attempt.save()
-    latest = checkout_latest_attempt(checkout=checkout)
-    target = checkout_status_for(attempt.status, checkout.amount, attempt.refunded_amount)
-    if latest is not None and latest.id == attempt.id and can_move("checkout", checkout.status, target):
-        move_checkout(checkout, target, cause)
+    follow_attempt(checkout, attempt, cause, only_where_allowed=True)
 
 
-def follow_attempt(checkout: Checkout, attempt: PaymentAttempt, cause: Cause) -> None:
-    """Bring the checkout's status in line with its latest attempt and its refunds."""
+def follow_attempt(checkout: Checkout, attempt: PaymentAttempt, cause: Cause, *,
+                   only_where_allowed: bool = False) -> None:
+    """Bring the checkout's status in line with its latest attempt and its refunds (with
+    `only_where_allowed`, only if the checkout's table allows that move, else it stays)."""
     latest = checkout_latest_attempt(checkout=checkout)
     if latest is not None and latest.id != attempt.id:
         return  # an older attempt does not speak for the checkout
-    refunded = attempt.refunded_amount or Decimal(0)
-    move_checkout(checkout, checkout_status_for(attempt.status, checkout.amount, refunded), cause)
+    target = checkout_status_for(attempt.status, checkout.amount, attempt.refunded_amount or Decimal(0))
+    if only_where_allowed and not can_move("checkout", checkout.status, target):
+        return
+    move_checkout(checkout, target, cause)
 
 
 def move_refund(checkout: Checkout, refund: Refund, target: str, cause: Cause) -> bool:

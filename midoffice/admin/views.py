@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from midoffice.staff import staff_id
-from payments.models import Checkout, PaymentAttempt, Refund
+from payments.models import Checkout, PaymentAttempt, Refund, StaffAction
 from payments.money import currency_digits, format_amount, format_money, has_currency_digits
 from payments.review import attempt_resolve, attempt_review_note, attempt_review_truth
 from payments.selectors import checkout_refundable
@@ -135,6 +135,14 @@ def _refund_page(model_admin: admin.ModelAdmin, request: HttpRequest, checkout: 
     return TemplateResponse(request, "admin/midoffice/refund.html", context)
 
 
+def _recorded(model_admin: admin.ModelAdmin, request: HttpRequest, action: StaffAction,
+              checkout_id: object) -> HttpResponse:
+    """Say what a staff action recorded, and go back to its checkout."""
+    model_admin.message_user(request, f"Recorded: {action.get_action_display()} ({action.outcome}).",
+                             messages.SUCCESS)
+    return HttpResponseRedirect(checkout_url(checkout_id))
+
+
 def resolve_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
     """The PSP's truth about an attempt in review; staff confirm it, or note why it stays."""
     require_perm(request, "payments.resolve_review")
@@ -153,9 +161,7 @@ def resolve_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id:
         except ApiError as exc:
             model_admin.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(request.path)
-        model_admin.message_user(request, f"Recorded: {action.get_action_display()} ({action.outcome}).",
-                                 messages.SUCCESS)
-        return HttpResponseRedirect(checkout_url(attempt.checkout_id))
+        return _recorded(model_admin, request, action, attempt.checkout_id)
     truth = attempt_review_truth(attempt_id=attempt.id, actor_id=staff_id(request))
     context = {
         **model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "original": attempt,
@@ -169,7 +175,7 @@ def refund_review_view(model_admin: admin.ModelAdmin, request: HttpRequest, obje
     """A refund in review: ask the PSP (which resends it safely while the PSP remembers its key),
     or close one the PSP never acknowledged as failed, with a note."""
     require_perm(request, "payments.resolve_review")
-    refund = get_object_or_404(Refund.objects.select_related("checkout"), id=_uuid_or_404(object_id))
+    refund = object_or_404(Refund.objects.select_related("checkout"), object_id)
     if refund.status != RefundStatus.NEEDS_REVIEW:
         model_admin.message_user(request, f"This refund is {refund.status}, not in review.", messages.WARNING)
         return HttpResponseRedirect(checkout_url(refund.checkout_id))
@@ -183,9 +189,7 @@ def refund_review_view(model_admin: admin.ModelAdmin, request: HttpRequest, obje
         except ApiError as exc:
             model_admin.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(request.path)
-        model_admin.message_user(request, f"Recorded: {action.get_action_display()} ({action.outcome}).",
-                                 messages.SUCCESS)
-        return HttpResponseRedirect(checkout_url(refund.checkout_id))
+        return _recorded(model_admin, request, action, refund.checkout_id)
     context = {
         **model_admin.admin_site.each_context(request), "opts": model_admin.model._meta, "original": refund,
         "title": "A refund in review", "refund": refund,
@@ -193,9 +197,3 @@ def refund_review_view(model_admin: admin.ModelAdmin, request: HttpRequest, obje
     }
     return TemplateResponse(request, "admin/midoffice/refund_review.html", context)
 
-
-def _uuid_or_404(object_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(object_id)
-    except ValueError:
-        raise Http404 from None
