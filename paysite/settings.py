@@ -34,13 +34,30 @@ def _secret(name: str) -> str:
 SECRET_KEY = _secret("SECRET_KEY")
 
 # --- The PSP -------------------------------------------------------------------------------
+# Which PSP the BPS talks to: `generic` (docs/psp-protocol.md, at PSP_BASE_URL) or `stripe`.
+# Only the chosen one's secrets are required.
+PSP_PROVIDER = startup.provider("PSP_PROVIDER", env.str("PSP_PROVIDER", default="generic"))
+_generic = PSP_PROVIDER == "generic"
 PSP_BASE_URL = env.str("PSP_BASE_URL", default="http://127.0.0.1:8001").rstrip("/")
-PSP_API_KEY = _secret("PSP_API_KEY")
-PSP_WEBHOOK_SECRET = startup.webhook_secret("PSP_WEBHOOK_SECRET", _secret("PSP_WEBHOOK_SECRET"))
+PSP_API_KEY = _secret("PSP_API_KEY") if _generic else env.str("PSP_API_KEY", default="")
+PSP_WEBHOOK_SECRET = startup.webhook_secret(
+    "PSP_WEBHOOK_SECRET", _secret("PSP_WEBHOOK_SECRET") if _generic else env.str("PSP_WEBHOOK_SECRET", default="")
+)
 # A second secret accepted during a rotation, so that no event is lost while both are live.
 PSP_WEBHOOK_SECRET_PREVIOUS = startup.webhook_secret(
     "PSP_WEBHOOK_SECRET_PREVIOUS", env.str("PSP_WEBHOOK_SECRET_PREVIOUS", default="")
 )
+# Stripe mode: the three keys are required (no demo value, whatever DEBUG is); STRIPE_API_BASE
+# points the SDK at an emulator, and only with DEBUG on (production never talks to a fake).
+STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE = startup.stripe_keys(
+    secret_key=env.str("STRIPE_SECRET_KEY", default=""),
+    publishable_key=env.str("STRIPE_PUBLISHABLE_KEY", default=""),
+    webhook_secret=env.str("STRIPE_WEBHOOK_SECRET", default=""),
+    api_base=env.str("STRIPE_API_BASE", default=""),
+    required=PSP_PROVIDER == "stripe", debug=DEBUG,
+)
+# Test keys or an emulator: the purchase page offers Stripe's test payment methods as buttons.
+STRIPE_TEST_MODE = STRIPE_SECRET_KEY.startswith(("sk_test_", "rk_test_")) or bool(STRIPE_API_BASE)
 PSP_TIMEOUT = env.float("PSP_TIMEOUT", default=10.0)
 PSP_MAX_ATTEMPTS = env.int("PSP_MAX_ATTEMPTS", default=3)
 PSP_RETRY_BACKOFF = env.float("PSP_RETRY_BACKOFF", default=0.2)  # seconds before the 2nd try; doubles

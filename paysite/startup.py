@@ -13,8 +13,8 @@ import ipaddress
 from collections.abc import Iterable
 
 # The demo's public values, known to anyone who reads this repository: welcome while DEBUG is on,
-# refused when it is off. One line per secret (Stripe mode adds STRIPE_SECRET_KEY and
-# STRIPE_WEBHOOK_SECRET here, with no demo value of their own: "").
+# refused when it is off. One line per secret. Stripe's keys have no demo value: Stripe mode
+# always needs real ones (test keys, or any key an emulator accepts).
 DEMO_SECRETS: dict[str, str] = {
     "SECRET_KEY": "demo-only-secret-key-never-use-in-production-0123456789abcdef",
     "PSP_API_KEY": "sk_test_sandbox",
@@ -79,3 +79,40 @@ def networks(name: str, values: Iterable[str]) -> list[str]:
         except ValueError:
             raise _refuse(name, f"holds {value!r}, which is not an IP address or network.") from None
     return parsed
+
+
+PROVIDERS = ("generic", "stripe")
+_STRIPE_KEY_PREFIXES = {
+    "STRIPE_SECRET_KEY": ("sk_test_", "sk_live_", "rk_test_", "rk_live_"),
+    "STRIPE_PUBLISHABLE_KEY": ("pk_test_", "pk_live_"),
+    "STRIPE_WEBHOOK_SECRET": ("whsec_",),
+}
+
+
+def provider(name: str, value: str) -> str:
+    if value not in PROVIDERS:
+        raise _refuse(name, f"is {value!r}; it must be one of: {', '.join(PROVIDERS)}.")
+    return value
+
+
+def stripe_keys(
+    *, secret_key: str, publishable_key: str, webhook_secret: str, api_base: str, required: bool, debug: bool,
+) -> tuple[str, str, str, str]:
+    """Stripe's keys, checked for their shape (a publishable key where the secret one belongs is
+    a common slip), and live keys never beside test keys. Required only in Stripe mode."""
+    values = {"STRIPE_SECRET_KEY": secret_key, "STRIPE_PUBLISHABLE_KEY": publishable_key,
+              "STRIPE_WEBHOOK_SECRET": webhook_secret}
+    for name, value in values.items():
+        if not value:
+            if required:
+                raise _refuse(name, "is not set; it is required when PSP_PROVIDER is stripe.")
+            continue
+        if not value.startswith(_STRIPE_KEY_PREFIXES[name]) or len(value) <= len(_STRIPE_KEY_PREFIXES[name][0]):
+            raise _refuse(name, f"must start with {' or '.join(_STRIPE_KEY_PREFIXES[name])}.")
+    if secret_key and publishable_key and ("_live_" in secret_key) != ("_live_" in publishable_key):
+        raise _refuse("STRIPE_PUBLISHABLE_KEY", "is for the other mode (live/test) than STRIPE_SECRET_KEY.")
+    if api_base and not debug:
+        raise _refuse("STRIPE_API_BASE", "points Stripe at an emulator; that is for tests, with DEBUG on.")
+    if api_base and not api_base.startswith(("http://", "https://")):
+        raise _refuse("STRIPE_API_BASE", "must be an http(s) URL.")
+    return secret_key, publishable_key, webhook_secret, api_base.rstrip("/")
