@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -49,8 +50,8 @@ def checkout_create(
         with transaction.atomic():
             checkout = Checkout.objects.create(
                 id=checkout_id, amount=amount, currency=currency, description=description, reference=reference,
-                psp_token=session.token, expires_at=session.expires_at, success_url=success_url,
-                failure_url=failure_url, storefront=storefront, api_key=api_key,
+                psp_token=session.token, psp_provider=settings.PSP_PROVIDER, expires_at=session.expires_at,
+                success_url=success_url, failure_url=failure_url, storefront=storefront, api_key=api_key,
             )
             record_creation(checkout, cause)
     except IntegrityError:

@@ -171,7 +171,11 @@ def attempt_sync(*, attempt_id: uuid.UUID, cause: Cause) -> PaymentAttempt:
     context = {"checkout_id": str(attempt.checkout_id), "attempt_id": str(attempt.id), "cause": cause.label()}
     if attempt.psp_payment_id:
         payment = psp().get_payment(attempt.psp_payment_id, context=context)
-        return attempt_apply_payment(attempt_id=attempt.id, payment=payment, cause=cause)
+        owner = _owner_of(payment, attempt)
+        applied = attempt_apply_payment(attempt_id=owner, payment=payment, cause=cause)
+        # A PSP whose payment is the session itself (Stripe: the PaymentIntent) shows a newer
+        # attempt's confirmation once there is one: that attempt gets it, this one is as it was.
+        return applied if owner == attempt.id else PaymentAttempt.objects.get(id=attempt.id)
     try:
         session = psp().get_session(attempt.checkout.psp_token, context=context)
     except PspRejected:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -13,6 +12,7 @@ from django.utils.crypto import constant_time_compare
 from payments import schedule
 from payments.attempt_lifecycle import attempt_send
 from payments.errors import Conflict, DomainError, Forbidden, NotFound
+from payments.gateway import psp_accepts
 from payments.locks import lock_checkout
 from payments.models import Checkout, PaymentAttempt
 from payments.selectors import checkout_expired
@@ -35,7 +35,7 @@ def attempt_buy_now(*, checkout_id: uuid.UUID, token: str, payment_method: str, 
     transaction, with no lock held. If the answer is lost the attempt stays `started` until a
     poll or the result page learns the truth from the PSP.
     """
-    if payment_method not in settings.PSP_PAYMENT_METHODS:
+    if not psp_accepts(payment_method):
         raise DomainError(
             f"Unknown payment method {payment_method!r}.", code="invalid_payment_method",
             fields={"payment_method": ["Unknown payment method."]},

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.db import transaction
 
 from payments.models import PspCall
-from payments.psp.client import HttpPspClient, PspClient
+from payments.psp.generic import HttpPspClient
+from payments.psp.interface import PspClient
+from payments.psp.stripe import StripePsp
 from payments.psp.types import CallRecord
 
 _clients: dict[tuple[object, ...], PspClient] = {}
@@ -38,19 +40,39 @@ def longest_psp_request() -> timedelta:
 
 
 def psp() -> PspClient:
-    """The PSP of the settings, for a call made now: every service reaches the PSP through here,
-    so none can call it from inside a transaction (`refuse_outer_transaction`). Pooled connections
-    are per process: a forked Celery worker builds its own instead of sharing its parent's sockets."""
+    """The PSP of the settings (`PSP_PROVIDER`), for a call made now: every service reaches the
+    PSP through here, so none can call it from inside a transaction (`refuse_outer_transaction`).
+    Pooled connections are per process: a forked Celery worker builds its own instead of sharing
+    its parent's sockets."""
     refuse_outer_transaction()
-    key = (os.getpid(), settings.PSP_BASE_URL, settings.PSP_API_KEY, settings.PSP_TIMEOUT, settings.PSP_MAX_ATTEMPTS,
-           settings.PSP_RETRY_BACKOFF)
+    return _configured()
+
+
+def psp_accepts(payment_method: str) -> bool:
+    """Whether the configured PSP takes this payment method at all (no call is made)."""
+    return _configured().accepts_payment_method(payment_method)
+
+
+def _configured() -> PspClient:
+    key = (os.getpid(), settings.PSP_PROVIDER, settings.PSP_BASE_URL, settings.PSP_API_KEY, settings.STRIPE_SECRET_KEY,
+           settings.STRIPE_API_BASE, settings.PSP_TIMEOUT, settings.PSP_MAX_ATTEMPTS, settings.PSP_RETRY_BACKOFF,
+           tuple(settings.PSP_PAYMENT_METHODS))
     if key not in _clients:
-        _clients[key] = HttpPspClient(
-            base_url=settings.PSP_BASE_URL, api_key=settings.PSP_API_KEY, timeout=settings.PSP_TIMEOUT,
-            max_attempts=settings.PSP_MAX_ATTEMPTS, backoff=settings.PSP_RETRY_BACKOFF,
-            observer=record_psp_call,
-        )
+        _clients[key] = _client()
     return _clients[key]
+
+
+def _client() -> PspClient:
+    if settings.PSP_PROVIDER == "stripe":
+        return StripePsp(
+            secret_key=settings.STRIPE_SECRET_KEY, api_base=settings.STRIPE_API_BASE, timeout=settings.PSP_TIMEOUT,
+            max_attempts=settings.PSP_MAX_ATTEMPTS, backoff=settings.PSP_RETRY_BACKOFF, observer=record_psp_call,
+        )
+    return HttpPspClient(
+        base_url=settings.PSP_BASE_URL, api_key=settings.PSP_API_KEY, timeout=settings.PSP_TIMEOUT,
+        max_attempts=settings.PSP_MAX_ATTEMPTS, backoff=settings.PSP_RETRY_BACKOFF, observer=record_psp_call,
+        payment_methods=frozenset(settings.PSP_PAYMENT_METHODS),
+    )
 
 
 def record_psp_call(record: CallRecord) -> None:

@@ -34,6 +34,11 @@ class Storefront(models.Model):
         return self.name
 
 
+class PspProvider(models.TextChoices):
+    GENERIC = "generic", "Generic (psp-api.md)"
+    STRIPE = "stripe", "Stripe"
+
+
 class Checkout(models.Model):
     """One order to be paid, registered at the PSP under its id; `psp_token` is the session."""
 
@@ -43,6 +48,10 @@ class Checkout(models.Model):
     description = models.CharField(max_length=255, blank=True)
     reference = models.CharField(max_length=100, blank=True, help_text="The shop's own order reference.")
     psp_token = models.CharField("PSP token", max_length=128, unique=True)
+    psp_provider = models.CharField(
+        "PSP", max_length=16, choices=PspProvider.choices, default=PspProvider.GENERIC,
+        help_text="The PSP that holds this checkout's session (PSP_PROVIDER when it was made).",
+    )
     expires_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=CheckoutStatus.choices, default=CheckoutStatus.OPEN)
     success_url = models.URLField(max_length=2000, blank=True)
@@ -65,6 +74,9 @@ class Checkout(models.Model):
             models.CheckConstraint(condition=Q(status__in=CheckoutStatus.values), name="checkout_status_valid"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="checkout_amount_positive"),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_FORMAT), name="checkout_currency_format"),
+            models.CheckConstraint(
+                condition=Q(psp_provider__in=PspProvider.values), name="checkout_psp_provider_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,10 @@ class WebhookEvent(models.Model):
         FAILED = "failed"  # processing raised; retried, then left for staff
         INVALID = "invalid"  # correctly signed, but not an event of docs/psp-protocol.md
 
+    provider = models.CharField(
+        "PSP", max_length=16, default="generic",
+        help_text="Which receiver took it: /webhooks/psp/ or /webhooks/stripe/.",
+    )
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=64, blank=True)
     headers = models.JSONField()

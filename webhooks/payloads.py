@@ -35,7 +35,7 @@ class Event:
 
 def event_read(event_id: str, body: bytes) -> Event:
     """The event in `body`, delivered under `event_id`; raises NotAnEvent otherwise."""
-    payload = _json(body)
+    payload = read_json(body)
     if not isinstance(payload, dict):
         raise NotAnEvent("the body is not a JSON object")
     if payload.get("id") != event_id:
@@ -56,7 +56,8 @@ def event_read(event_id: str, body: bytes) -> Event:
     return Event(id=event_id, type=event_type, object_id=found.id[:128], stored_body=stored)
 
 
-def _json(body: bytes) -> Any:
+def read_json(body: bytes) -> Any:
+    """JSON within limits (see the module's docstring), or NotAnEvent."""
     try:
         return json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:

@@ -17,12 +17,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from payments.attempt_lifecycle import attempt_apply_payment
+from payments.attempt_lifecycle import attempt_apply_payment, attempt_sync
 from payments.gateway import psp
-from payments.models import PaymentAttempt, Refund
+from payments.models import Checkout, PaymentAttempt, Refund
 from payments.psp.parse import payment_from, refund_from
+from payments.psp.stripe import event_subject
 from payments.psp.types import PspNotFound, PspPayment
-from payments.refunds import refund_apply
+from payments.refunds import refund_apply, refund_sync
 from payments.states import AttemptStatus, RefundStatus
 from payments.transitions import Cause
 from webhooks.models import WebhookEvent
@@ -46,7 +47,9 @@ def event_process(*, event_pk: int) -> str:
     payload = json.loads(event.body)
     cause = Cause(kind="webhook", reference=event.event_id)
     try:
-        if event.type.startswith("payment."):
+        if event.provider == "stripe":
+            result = _reread_stripe_subject(payload, cause)
+        elif event.type.startswith("payment."):
             result = _apply_payment(payment_from(payload["data"]), cause)
         else:
             result = _apply_refund(payload["data"], cause)
@@ -124,6 +127,38 @@ def _apply_refund(data: dict[str, object], cause: Cause) -> Result:
         moved = f"refund {RefundStatus(before).label} → {RefundStatus(applied.status).label}"
         return Result(Outcome.PROCESSED, moved, refund.checkout_id)
     return Result(Outcome.IGNORED, f"already applied (refund {RefundStatus(applied.status).label})", refund.checkout_id)
+
+
+def _reread_stripe_subject(payload: dict[str, object], cause: Cause) -> Result:
+    """A Stripe event only says which object to read again (its copy may be older than what we
+    hold, and carries no version): the refund it names, and the checkout's latest attempt, are
+    synced from Stripe's current objects through the one status machine."""
+    intent_id, refund_id = event_subject(payload)
+    changes = []
+    refund = Refund.objects.filter(psp_refund_id=refund_id).first() if refund_id else None
+    if refund is not None:
+        before = refund.status
+        after = refund_sync(refund_id=refund.id, cause=cause).status
+        if after != before:
+            changes.append(f"refund {RefundStatus(before).label} → {RefundStatus(after).label}")
+    checkout = Checkout.objects.filter(psp_token=intent_id).first() if intent_id else None
+    if checkout is None:
+        if refund is not None:
+            return Result(Outcome.PROCESSED if changes else Outcome.IGNORED, "; ".join(changes) or "already applied",
+                          refund.checkout_id)
+        logger.info("Stripe event %s is about %s, which is not ours", cause.reference, intent_id or "no payment")
+        return Result(Outcome.IGNORED, f"{intent_id or 'its object'} is not one of ours")
+    attempt = checkout.attempts.order_by("-created_at").first()
+    if attempt is None:
+        return Result(Outcome.IGNORED, "no payment attempt yet", checkout.id)
+    before = attempt.status
+    after = attempt_sync(attempt_id=attempt.id, cause=cause).status
+    if after != before:
+        changes.append(f"{AttemptStatus(before).label} → {AttemptStatus(after).label}")
+    if changes:
+        return Result(Outcome.PROCESSED, "; ".join(changes), checkout.id)
+    return Result(Outcome.IGNORED, f"Stripe's current object changes nothing (still {AttemptStatus(after).label})",
+                  checkout.id)
 
 
 def retry_delay(tries: int) -> timedelta:

@@ -13,10 +13,12 @@ from webhooks.tasks import process_event
 
 logger = logging.getLogger(__name__)
 
-_KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent")
+_KEPT_HEADERS = (
+    "webhook-id", "webhook-timestamp", "webhook-signature", "stripe-signature", "content-type", "user-agent",
+)
 
 
-def event_record(*, event: Event, headers: Mapping[str, str]) -> WebhookEvent | None:
+def event_record(*, event: Event, headers: Mapping[str, str], provider: str = "generic") -> WebhookEvent | None:
     """Store a verified event and enqueue its processing once the row is committed.
 
     Returns None for an event id already recorded: a redelivery changes nothing, whatever its
@@ -26,7 +28,7 @@ def event_record(*, event: Event, headers: Mapping[str, str]) -> WebhookEvent | 
     try:
         with transaction.atomic():
             recorded = WebhookEvent.objects.create(
-                event_id=event.id, type=event.type,
+                event_id=event.id, type=event.type, provider=provider,
                 headers={name: headers[name] for name in _KEPT_HEADERS if name in headers},
                 body=event.stored_body, psp_object_id=event.object_id,
             )

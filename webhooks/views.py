@@ -1,4 +1,5 @@
-"""`POST /webhooks/psp/`: verify on the raw bytes, record, answer 2xx; processing comes later.
+"""`POST /webhooks/psp/` and `POST /webhooks/stripe/`: verify on the raw bytes, record, answer
+2xx; processing comes later. One receiver per provider, the same rules for both.
 
 Whatever a delivery holds, the answer is a 2xx or a 4xx in the contract's error shape. A
 refused delivery (bad or missing signature headers, a signature or timestamp that does not
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -18,10 +20,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from paysite.api_errors import json_error
-from webhooks.payloads import NotAnEvent, event_read
+from webhooks.payloads import Event, NotAnEvent, event_read
 from webhooks.refusals import refusal_count
 from webhooks.services import event_known, event_record
 from webhooks.signature import MalformedHeaders, VerificationError, verify
+from webhooks.stripe_payloads import stripe_event_read, stripe_verify
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +42,37 @@ def receive(request: HttpRequest) -> JsonResponse:
     except VerificationError as exc:
         code = "invalid_request" if isinstance(exc, MalformedHeaders) else "invalid_signature"
         return _refuse(request, exc.reason, exc.status_code, code, str(exc))
+    return _record(request, headers, lambda: event_read(event_id, body), event_id, "generic")
+
+
+@csrf_exempt
+@require_POST
+def receive_stripe(request: HttpRequest) -> JsonResponse:
+    body = request.body
+    headers = {name.lower(): value for name, value in request.headers.items()}
     try:
-        event = event_read(event_id, body)
+        stripe_verify(
+            secret=settings.STRIPE_WEBHOOK_SECRET, header=headers.get("stripe-signature", ""), body=body,
+            now=time.time(),
+        )
+    except VerificationError as exc:
+        code = "invalid_request" if isinstance(exc, MalformedHeaders) else "invalid_signature"
+        return _refuse(request, exc.reason, exc.status_code, code, str(exc))
+    return _record(request, headers, lambda: stripe_event_read(body), "", "stripe")
+
+
+def _record(
+    request: HttpRequest, headers: dict[str, str], read: Callable[[], Event], event_id: str, provider: str
+) -> JsonResponse:
+    try:
+        event = read()
     except NotAnEvent as exc:
-        if event_known(event_id=event_id):  # docs/psp-protocol.md: an id already recorded is 2xx, whatever its body
+        if event_id and event_known(event_id=event_id):
+            # docs/psp-protocol.md: an id already recorded is 2xx, whatever its body
             return JsonResponse({"received": True, "duplicate": True})
         message = f"Signed correctly, but not a valid event: {exc}."
         return _refuse(request, "invalid_event", 400, "invalid_event", message)
-    if event_record(event=event, headers=headers) is None:
+    if event_record(event=event, headers=headers, provider=provider) is None:
         return JsonResponse({"received": True, "duplicate": True})
     return JsonResponse({"received": True, "duplicate": False})
 

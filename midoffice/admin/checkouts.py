@@ -65,7 +65,10 @@ class RefundInline(DatetimeColumns, ReadOnlyInline):
 @admin.register(Checkout)
 class CheckoutAdmin(DatetimeColumns, TermSearch, FastListMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = ["checkout_id", "storefront", "reference", "status", "amount_display", "created", "expires"]
-    list_filter = ["status", storefront_filter("storefront"), CurrencyFilter, ("created_at", admin.DateFieldListFilter)]
+    list_filter = [
+        "status", storefront_filter("storefront"), CurrencyFilter, "psp_provider",
+        ("created_at", admin.DateFieldListFilter),
+    ]
     list_select_related = ["storefront"]
     search_fields = ["reference"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
@@ -78,8 +81,8 @@ class CheckoutAdmin(DatetimeColumns, TermSearch, FastListMixin, CsvExportMixin, 
         "refund": lambda term: Q(id__in=Refund.objects.filter(psp_refund_id=term.text).values("checkout_id")),
         "reference": lambda term: reference_prefix(term.text),
     }
-    readonly_fields = ("id", "storefront", "reference", "description", "status", "amount_display", "token_masked",
-                       "expires", "api_key", "success_url", "failure_url", "created", "updated")
+    readonly_fields = ("id", "storefront", "reference", "description", "status", "amount_display", "psp_provider",
+                       "token_masked", "expires", "api_key", "success_url", "failure_url", "created", "updated")
     fields = readonly_fields
     inlines = [AttemptInline, RefundInline]
     change_form_template = "admin/checkout/checkout/change_form.html"

@@ -28,7 +28,7 @@ MAX_REPROCESS = 100
 class WebhookEventAdmin(DatetimeColumns, TermSearch, FastListMixin, ReadOnlyAdmin):
     # Folded to read at 1,280 px: the event's type under its id, and the outcome with its reason.
     list_display = ["event", "outcome_with_reason", "psp_object_id", "checkout_reference", "received"]
-    list_filter = ["outcome"]
+    list_filter = ["outcome", "provider"]
     search_fields = ["event_id"]
     search_help_text = "An event id evt_… or a PSP object id pay_… / re_… (exact)."
     # An event id finds its event; any other term is taken as the PSP object's id, whatever its shape.
@@ -37,7 +37,7 @@ class WebhookEventAdmin(DatetimeColumns, TermSearch, FastListMixin, ReadOnlyAdmi
         for kind in ("id", "token", "payment", "refund", "event", "reference")
     }
     list_select_related = ["checkout"]
-    readonly_fields = ("event_id", "type", "outcome", "outcome_detail", "error", "processing_attempts",
+    readonly_fields = ("event_id", "provider", "type", "outcome", "outcome_detail", "error", "processing_attempts",
                        "psp_object_id", "checkout", "received", "processed", "body_redacted")
     fields = readonly_fields
     actions = ["reprocess"]

@@ -7,7 +7,7 @@ import requests
 import responses
 from responses import matchers
 
-from payments.psp.client import HttpPspClient
+from payments.psp.generic import HttpPspClient
 from payments.psp.types import CallRecord, PspNotFound, PspProtocolError, PspRejected, PspUnavailable
 from payments.tests.factories import PSP, payment_json, refund_json, session_json
 

@@ -10,7 +10,7 @@ from django.forms.models import model_to_dict
 
 from payments.models import PaymentAttempt, PspCall
 from payments.polling import attempt_poll
-from payments.psp.client import HttpPspClient
+from payments.psp.generic import HttpPspClient
 from payments.psp.types import PspRejected, PspUnavailable
 from payments.tests.factories import PSP, payment_json, session_json
 from webhooks.models import WebhookEvent

@@ -1,4 +1,4 @@
-"""The PSP interface and its implementation for docs/psp-protocol.md over HTTP.
+"""The generic adapter: docs/psp-protocol.md over HTTP, for any PSP that implements it.
 
 Every POST carries the caller's Idempotency-Key, and every retry of it (here, or by another
 process that derives the key from the same row) sends that same key, so a retry can never
@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from payments.money import format_amount
 from payments.psp import parse
+from payments.psp.interface import Context, Observer
 from payments.psp.types import (
     CallRecord,
     PspNotFound,
@@ -33,35 +33,6 @@ from payments.psp.types import (
 
 logger = logging.getLogger(__name__)
 
-Observer = Callable[[CallRecord], None]
-Context = dict[str, str]
-
-
-class PspClient(Protocol):
-    """What checkout, payments and webhooks may ask of a PSP; nothing more."""
-
-    def create_session(
-        self, *, checkout_id: str, amount: Decimal, currency: str, description: str,
-        idempotency_key: str, context: Context,
-    ) -> PspSession: ...
-
-    def get_session(self, token: str, *, context: Context) -> PspSession: ...
-
-    def create_payment(
-        self, *, token: str, amount: Decimal, currency: str, payment_method: str, redirect_url: str,
-        webhook_url: str, metadata: dict[str, str], idempotency_key: str, context: Context,
-    ) -> PspPayment: ...
-
-    def get_payment(self, payment_id: str, *, context: Context) -> PspPayment: ...
-
-    def create_refund(
-        self, *, payment_id: str, amount: Decimal, currency: str, reason: str,
-        idempotency_key: str, context: Context,
-    ) -> PspRefund: ...
-
-    def get_refund(self, refund_id: str, *, context: Context) -> PspRefund: ...
-
-
 # Answers after which the same request, with the same key, may simply be sent again.
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -71,9 +42,10 @@ class HttpPspClient:
 
     def __init__(
         self, *, base_url: str, api_key: str, timeout: float, max_attempts: int = 3,
-        backoff: float = 0.2, observer: Observer | None = None,
+        backoff: float = 0.2, observer: Observer | None = None, payment_methods: frozenset[str] = frozenset(),
     ):
         self.base_url = base_url.rstrip("/")
+        self.payment_methods = payment_methods
         self.timeout = timeout
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
@@ -85,6 +57,9 @@ class HttpPspClient:
         self.http.mount("https://", adapter)
 
     # --- the interface ---------------------------------------------------------------------
+    def accepts_payment_method(self, payment_method: str) -> bool:
+        return payment_method in self.payment_methods
+
     def create_session(
         self, *, checkout_id: str, amount: Decimal, currency: str, description: str,
         idempotency_key: str, context: Context,
