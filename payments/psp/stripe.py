@@ -61,33 +61,43 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # --- Money: Stripe's minor units -------------------------------------------------------------
-# https://docs.stripe.com/currencies#zero-decimal and #three-decimal
+# docs/stripe-currencies.md (from https://docs.stripe.com/currencies): zero-decimal currencies
+# are whole units; three-decimal ones are thousandths ending in 0; ISK and UGX are sent as
+# two-decimal values whose decimals are always 00. Every other currency has two decimals.
 ZERO_DECIMAL = frozenset({
-    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF",
 })
-THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})  # the last digit must be 0
+THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+WHOLE_AS_TWO_DECIMAL = frozenset({"ISK", "UGX"})
+
+
+def _exponent(currency: str) -> int:
+    if currency in ZERO_DECIMAL:
+        return 0
+    if currency in THREE_DECIMAL:
+        return 3
+    return 2
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:
     """`amount` as the integer Stripe wants; an amount Stripe cannot take is a PspRejected
-    (`invalid_amount`) before anything is sent."""
-    exponent = 0 if currency in ZERO_DECIMAL else currency_digits(currency)
-    minor = amount.scaleb(exponent)
+    (`invalid_amount`) before anything is sent. Never rounded: that would charge another amount."""
+    currency_digits(currency)  # a currency the shop does not sell is refused as everywhere else
+    minor = amount.scaleb(_exponent(currency))
     if minor != minor.to_integral_value():
         raise PspRejected(400, "invalid_amount", f"{amount} {currency} has more digits than Stripe takes.")
     value = int(minor)
-    if currency in THREE_DECIMAL and value % 10:
-        raise PspRejected(
-            400, "invalid_amount", f"Stripe takes {currency} amounts in multiples of 0.010 only; {amount} is not."
-        )
+    step = 10 if currency in THREE_DECIMAL else 100 if currency in WHOLE_AS_TWO_DECIMAL else 1
+    if value % step:
+        unit = Decimal(step).scaleb(-_exponent(currency))
+        raise PspRejected(400, "invalid_amount", f"Stripe takes {currency} in steps of {unit} only; {amount} is not one.")
     return value
 
 
 def from_minor_units(value: object, currency: str) -> Decimal:
     if type(value) is not int or value < 0:
         raise PspProtocolError(f"a Stripe amount must be a non-negative integer, not {value!r}")
-    exponent = 0 if currency in ZERO_DECIMAL else currency_digits(currency)
-    return Decimal(value).scaleb(-exponent)
+    return Decimal(value).scaleb(-_exponent(currency))
 
 
 # --- Reading Stripe's objects ----------------------------------------------------------------
