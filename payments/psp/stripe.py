@@ -90,7 +90,7 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
     step = 10 if currency in THREE_DECIMAL else 100 if currency in WHOLE_AS_TWO_DECIMAL else 1
     if value % step:
         unit = Decimal(step).scaleb(-_exponent(currency))
-        raise PspRejected(400, "invalid_amount", f"Stripe takes {currency} in steps of {unit} only; {amount} is not one.")
+        raise PspRejected(400, "invalid_amount", f"Stripe takes {currency} in steps of {unit}; {amount} is not one.")
     return value
 
 
