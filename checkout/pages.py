@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from checkout import demo
+from checkout import demo, stripe_page
+from checkout.csp import content_security_policy
 from checkout.failures import failure_sentence
 from checkout.models import Checkout
 from checkout.navigation import next_url_after_buy_now
@@ -40,6 +41,7 @@ class SeeOther(HttpResponseRedirect):
     status_code = 303
 
 
+@content_security_policy()
 @require_http_methods(["GET", "POST"])
 def storefront(request: HttpRequest) -> HttpResponse:
     error = ""
@@ -75,15 +77,18 @@ def _purchase_context(checkout: Checkout, error: str = "", chosen: str = "") -> 
         "failure_sentence": failure_sentence(attempt.failure_code if attempt else None),
         "chosen": chosen or settings.PSP_PAYMENT_METHODS[0], "payable": checkout.status == CheckoutStatus.OPEN
         and not expired, "expired": expired,
+        "stripe": stripe_page.page_context(checkout) if stripe_page.enabled() else None,
     }
 
 
+@content_security_policy(stripe_page.csp_sources)
 @require_GET
 def purchase(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     checkout = get_object_or_404(Checkout, id=checkout_id)
     return render(request, "checkout/purchase.html", _purchase_context(checkout))
 
 
+@content_security_policy(stripe_page.csp_sources)  # a refused Buy Now shows the purchase page again
 @require_POST
 def buy_now(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     checkout = get_object_or_404(Checkout, id=checkout_id)
@@ -100,6 +105,7 @@ def buy_now(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     return SeeOther(next_url_after_buy_now(checkout, result.attempt))
 
 
+@content_security_policy()
 @require_GET
 def psp_return(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     """The PSP sends the browser here after its own page. Nothing in the query string is
@@ -111,6 +117,7 @@ def psp_return(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     return SeeOther(reverse("checkout-result", args=[checkout.id]))
 
 
+@content_security_policy()
 @require_GET
 def result(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     checkout = get_object_or_404(Checkout, id=checkout_id)
