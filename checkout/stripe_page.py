@@ -14,7 +14,7 @@ from django.conf import settings
 
 from checkout.csp import Sources
 from checkout.models import Checkout
-from payments.money import currency_digits
+from payments.psp.stripe import to_minor_units
 
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
 # Stripe.js comes from js.stripe.com and starts its frames on its subdomains; it talks to
@@ -59,8 +59,8 @@ def page_context(checkout: Checkout) -> dict[str, object]:
     return {
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "js_url": stripe_js_url(),
-        # The Payment Element shows the amount in the currency's smallest unit, lower-case code.
-        "amount": int(checkout.amount.scaleb(currency_digits(checkout.currency))),
+        # The Payment Element shows the amount as the PaymentIntent holds it: Stripe's minor units.
+        "amount": to_minor_units(checkout.amount, checkout.currency),
         "currency": checkout.currency.lower(),
         "test_methods": TEST_PAYMENT_METHODS if settings.STRIPE_TEST_MODE else (),
     }
