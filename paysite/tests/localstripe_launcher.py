@@ -26,7 +26,7 @@ DECLINED_AT_CHARGE = "4000000000000002"
 
 def patch_in_memory_store() -> None:
     # Each test session's emulator is its own; nothing is read from or written to /tmp.
-    resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
+    resources.Store.dump_to_disk = lambda self: None
 
 
 def patch_declined_card() -> None:
@@ -35,7 +35,7 @@ def patch_declined_card() -> None:
     def declined(self: Any) -> bool:
         return charging_is_declined(self) or getattr(self, "_card_number", None) == DECLINED_AT_CHARGE
 
-    resources.PaymentMethod._charging_is_declined = declined  # type: ignore[method-assign]
+    resources.PaymentMethod._charging_is_declined = declined
 
 
 def patch_confirm_again_after_failure() -> None:
@@ -57,8 +57,8 @@ def patch_confirm_again_after_failure() -> None:
             return "requires_confirmation"
         return status(self)
 
-    resources.PaymentIntent._update = _update  # type: ignore[method-assign]
-    resources.PaymentIntent.status = property(confirmable_again)  # type: ignore[assignment,method-assign]
+    resources.PaymentIntent._update = _update
+    resources.PaymentIntent.status = property(confirmable_again)
 
 
 def patch_async_debits_settle_later(settle_delay: float) -> None:
@@ -71,7 +71,7 @@ def patch_async_debits_settle_later(settle_delay: float) -> None:
         if self._is_async_payment_method() and self.status == "succeeded" and self.balance_transaction is None:
             self.status = "pending"  # the settling callback sets succeeded (or failed) and sends the event
 
-    resources.Charge._initialize_charge = _initialize_charge  # type: ignore[method-assign]
+    resources.Charge._initialize_charge = _initialize_charge
 
     class SettlingClock:
         """localstripe's `asyncio`, its pauses (all of them the hard-coded 0.5 s of settling) made `settle_delay`."""
@@ -83,7 +83,7 @@ def patch_async_debits_settle_later(settle_delay: float) -> None:
         async def sleep(_seconds: float) -> None:
             await asyncio.sleep(settle_delay)
 
-    resources.asyncio = SettlingClock()  # type: ignore[assignment]
+    resources.asyncio = SettlingClock()
 
 
 def main() -> None:

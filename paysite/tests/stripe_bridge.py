@@ -20,9 +20,6 @@ prints "stripe_bridge listening on URL". What it adds to localstripe:
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
-import hmac
 import html
 import json
 import secrets
@@ -36,11 +33,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
-import stripe
 from aiohttp import web
 
 from paysite.tests import stripe_shapes as shapes
 from paysite.tests.stripe_shapes import Json, Params, field, value
+from paysite.tests.stripe_webhook_relay import WebhookRelay
 
 OWN_KEY = "Bearer sk_test_stripe_bridge"  # the bridge's own reads; localstripe takes any sk_ key
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
@@ -71,25 +68,17 @@ class Saved:
     at: float
 
 
-@dataclass
-class Endpoint:
-    url: str
-    secret: str
-    events: list[str]
-
-
 Handler = Callable[[str, Params, str], Awaitable[Answer]]
 
 
 class Bridge:
     def __init__(self, upstream: str, url: str, relay_secret: str):
-        self.upstream, self.url, self.relay_secret = upstream.rstrip("/"), url, relay_secret
+        self.upstream, self.url = upstream.rstrip("/"), url
         self.kept: defaultdict[str, Json] = defaultdict(dict)  # per object id: what localstripe would not keep
         self.saved: dict[tuple[str, str], Saved] = {}
         self.running: set[tuple[str, str]] = set()
-        self.endpoints: dict[str, Endpoint] = {}
-        self.webhooks_on = True
-        self.deliveries: set[asyncio.Task[None]] = set()
+        self.webhooks = WebhookRelay(relay_secret, self.snapshot)
+        self.emit = self.webhooks.emit
         self.routes: list[tuple[str, str, Handler]] = [
             ("POST", "/v1/payment_intents", self.create_intent),
             ("POST", "/v1/payment_intents/*/confirm", self.confirm_intent),
@@ -105,17 +94,14 @@ class Bridge:
     def app(self) -> web.Application:
         app = web.Application()
         app.cleanup_ctx.append(self._http_session)
-        app.router.add_post("/_config/webhooks/{id}", self.register_webhook)
-        app.router.add_delete("/_config/webhooks/{id}", self.unregister_webhook)
-        app.router.add_post("/_bridge/webhooks", self.switch_webhooks)
-        app.router.add_post("/_bridge/events", self.relay)
+        self.webhooks.add_routes(app.router)
         app.router.add_get("/3ds/{id}", self.challenge_page)
         app.router.add_post("/3ds/{id}", self.challenge_answer)
         app.router.add_route("*", "/{path:.*}", self.api)
         return app
 
     async def _http_session(self, _app: web.Application) -> AsyncIterator[None]:
-        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self.http = self.webhooks.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         yield
         await self.http.close()
 
@@ -380,66 +366,6 @@ class Bridge:
         outcome = "succeeded" if status in ("succeeded", "processing") else "failed"
         raise web.HTTPFound(with_query(return_url, payment_intent=intent_id, payment_intent_client_secret=secret,
                                        redirect_status=outcome))
-
-    # --- webhooks -----------------------------------------------------------------------------
-
-    async def register_webhook(self, request: web.Request) -> web.Response:
-        """localstripe's `POST /_config/webhooks/{id}` (url, secret, optional events), answered here."""
-        if request.content_type == "application/json":
-            data = await request.json()
-        else:
-            params = parse_qsl(await request.text())
-            data = {**dict(params), "events": [item for name, item in params if field(name) == "events"]}
-        if not str(data.get("url", "")).startswith("http") or not data.get("secret"):
-            raise web.HTTPBadRequest(text="url and secret are required")
-        self.endpoints[request.match_info["id"]] = Endpoint(data["url"], data["secret"], list(data.get("events") or []))
-        return web.Response()
-
-    async def unregister_webhook(self, request: web.Request) -> web.Response:
-        self.endpoints.pop(request.match_info["id"], None)  # localstripe has no way to remove one
-        return web.Response()
-
-    async def switch_webhooks(self, request: web.Request) -> web.Response:
-        self.webhooks_on = (await request.post()).get("enabled") == "true"
-        return web.Response()
-
-    async def relay(self, request: web.Request) -> web.Response:
-        """localstripe's own events, reshaped like the API's objects and sent on to the endpoints."""
-        payload = await request.read()
-        try:
-            stripe.WebhookSignature.verify_header(payload.decode(), request.headers.get("Stripe-Signature", ""),
-                                                  self.relay_secret)
-        except stripe.SignatureVerificationError:
-            raise web.HTTPBadRequest(text="not signed by localstripe") from None
-        incoming = json.loads(payload)
-        data_object = incoming["data"]["object"]
-        if data_object.get("object") == "payment_intent":
-            data_object = await self.snapshot(data_object)
-        self.emit({**shapes.event(incoming["type"], data_object), "id": incoming["id"], "created": incoming["created"]})
-        return web.Response()
-
-    def emit(self, event: Json) -> None:
-        task = asyncio.get_running_loop().create_task(self.deliver(event))
-        self.deliveries.add(task)
-        task.add_done_callback(self.deliveries.discard)
-
-    async def deliver(self, event: Json) -> None:
-        """Signed as Stripe signs (`t=…,v1=…`, HMAC-SHA256 of "t.payload" keyed by the whole secret).
-        One try each: Stripe retries for three days, and the BPS must not depend on either."""
-        payload = json.dumps(event, indent=2).encode()
-        for endpoint in list(self.endpoints.values()) if self.webhooks_on else []:
-            if endpoint.events and not {event["type"], "*"} & set(endpoint.events):
-                continue
-            stamp = int(time.time())
-            signature = hmac.new(endpoint.secret.encode(), f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
-            headers = {"Content-Type": "application/json; charset=utf-8",
-                       "Stripe-Signature": f"t={stamp},v1={signature}"}
-            try:
-                async with self.http.post(endpoint.url, data=payload, headers=headers) as answer:
-                    print(f"webhook {event['type']} {event['data']['object'].get('id')} -> {answer.status}", flush=True)
-            except (aiohttp.ClientError, TimeoutError) as failure:
-                print(f"webhook {event['type']} to {endpoint.url} failed: {failure!r}", flush=True)
-
 
 CHALLENGE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>3D Secure test page</title></head>

@@ -92,9 +92,9 @@ def payment_intent(intent: Json, *, expand: set[str], kept: Mapping[str, Any], p
     # `charges` left the API in 2022-11-15 and `invoice` in 2025-03-31; localstripe still sends them.
     shaped = {key: item for key, item in intent.items() if key not in ("charges", "invoice")}
     charge = intent.get("latest_charge")
-    settled = bool(charge) and charge["status"] == "succeeded" and charge["captured"]
-    shaped["amount_received"] = charge["amount"] if settled else 0
+    shaped["amount_received"] = 0
     if isinstance(charge, dict):  # localstripe always embeds it; Stripe gives the id unless expanded
+        shaped["amount_received"] = charge_object(charge)["amount_captured"]
         shaped["latest_charge"] = charge_object(charge) if "latest_charge" in expand else charge["id"]
     shaped["description"] = kept.get("description")
     shaped["automatic_payment_methods"] = kept.get("automatic_payment_methods")
