@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -283,6 +284,27 @@ def test_an_idempotency_key_replays_the_first_answer_and_charges_once(client: st
     with pytest.raises(stripe.IdempotencyError) as reused:
         checkout(client, amount=999, key="checkout-6f1c")
     assert reused.value.http_status == 400
+
+
+def test_concurrent_confirmations_under_one_key_make_one_charge(localstripe: StripeBridge) -> None:
+    # given a client that retries (StripeClient's default is no retry) and a checkout with a card chosen
+    client = stripe.StripeClient(api_key=STRIPE_SECRET_KEY, base_addresses={"api": localstripe.url},
+                                 http_client=stripe.RequestsClient(), max_network_retries=3)
+    intent = checkout(client)
+    client.v1.payment_intents.update(intent.id, params={"payment_method": "pm_card_visa"})
+
+    def confirm(_: int) -> str:
+        paid = client.v1.payment_intents.confirm(intent.id, params={"return_url": RETURN_URL},
+                                                 options={"idempotency_key": "attempt-7-confirm"})
+        return str(paid.last_response.body)
+
+    # when 20 confirmations with one key arrive together (409 idempotency_key_in_use while the first
+    # runs; the SDK retries that with the same key and gets the replay)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = set(pool.map(confirm, range(20)))
+    # then there was one confirmation: one charge, one answer for all
+    assert len(answers) == 1
+    assert len(charges_of(localstripe, intent.id)) == 1
 
 
 def test_a_replayed_decline_is_the_same_decline(client: stripe.StripeClient, localstripe: StripeBridge) -> None:
