@@ -235,9 +235,9 @@ def test_a_partial_then_a_full_refund(client: stripe.StripeClient, receiver: Rec
     assert first.metadata.to_dict() == {"refund_id": "r1", "reason": "damaged"}
     assert read(client, intent.id).latest_charge.amount_refunded == 500
     # when the rest is refunded (no amount: what is left), then all of it is refunded
-    rest = client.v1.refunds.create(params={"payment_intent": intent.id, "metadata": {"refund_id": "r2"}},
-                                    options={"idempotency_key": new_key()})
-    assert rest.amount == 750
+    rest = client.v1.refunds.create(params={"payment_intent": intent.id, "reason": "requested_by_customer",
+                                            "metadata": {"refund_id": "r2"}}, options={"idempotency_key": new_key()})
+    assert (rest.amount, rest.reason) == (750, "requested_by_customer")
     fully = read(client, intent.id).latest_charge
     assert (fully.amount_refunded, fully.refunded) == (1250, True)
     assert client.v1.refunds.retrieve(first.id).to_dict() == first.to_dict()
@@ -321,9 +321,12 @@ def test_a_replayed_decline_is_the_same_decline(client: stripe.StripeClient, loc
 def test_confirming_a_paid_intent_again_is_refused_as_on_stripe(client: stripe.StripeClient) -> None:
     intent = checkout(client)
     buy_now(client, intent.id, "pm_card_visa")
-    with pytest.raises(stripe.InvalidRequestError) as again:
+    with pytest.raises(stripe.InvalidRequestError) as confirmed_again:
+        client.v1.payment_intents.confirm(intent.id, params={"return_url": RETURN_URL})
+    with pytest.raises(stripe.InvalidRequestError) as another_method:
         buy_now(client, intent.id, "pm_card_visa")
-    assert again.value.code == "payment_intent_unexpected_state"
+    assert confirmed_again.value.code == another_method.value.code == "payment_intent_unexpected_state"
+    assert read(client, intent.id).status == "succeeded"
 
 
 def test_errors_carry_stripe_codes(client: stripe.StripeClient) -> None:
