@@ -135,7 +135,7 @@ class StripeBridge:
         response.raise_for_status()
         return str(response.json()["id"])
 
-    def authenticate(self, payment_intent: str, client_secret: str, *, success: bool) -> Any:
+    def authenticate(self, payment_intent: str, client_secret: str, success: bool) -> Any:
         """The shopper passes (or fails) the 3-D Secure challenge; returns the PaymentIntent after it."""
         response = self.http.post(f"{self.url}/v1/payment_intents/{payment_intent}/_authenticate",
                                   data={"client_secret": client_secret, "success": str(success).lower()}, timeout=5)

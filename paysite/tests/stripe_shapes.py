@@ -95,7 +95,8 @@ def payment_intent(intent: Json, *, expand: set[str], kept: Mapping[str, Any], p
     shaped["amount_received"] = 0
     if isinstance(charge, dict):  # localstripe always embeds it; Stripe gives the id unless expanded
         shaped["amount_received"] = charge_object(charge)["amount_captured"]
-        shaped["latest_charge"] = charge_object(charge) if "latest_charge" in expand else charge["id"]
+        expanded = any(path.split(".")[0] == "latest_charge" for path in expand)
+        shaped["latest_charge"] = charge_object(charge) if expanded else charge["id"]
     shaped["description"] = kept.get("description")
     shaped["automatic_payment_methods"] = kept.get("automatic_payment_methods")
     shaped["next_action"] = next_action(intent, kept.get("return_url"), bridge_url)
