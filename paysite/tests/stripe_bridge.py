@@ -367,6 +367,7 @@ class Bridge:
         raise web.HTTPFound(with_query(return_url, payment_intent=intent_id, payment_intent_client_secret=secret,
                                        redirect_status=outcome))
 
+
 CHALLENGE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>3D Secure test page</title></head>
 <body><h1>3D Secure 2 test page</h1>
