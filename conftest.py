@@ -113,7 +113,7 @@ def api_client(db):  # type: ignore[no-untyped-def]
     return client
 
 
-# --- Real processes: the broker of this test session, the sandbox PSP, the Celery worker -------
+# --- Real processes: the broker of this test session, the sandbox PSP, the Stripe emulator, the Celery worker
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -149,6 +149,23 @@ def sandbox(tmp_path_factory):  # type: ignore[no-untyped-def]
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def localstripe():  # type: ignore[no-untyped-def]
+    """localstripe (the third-party Stripe emulator) behind the test bridge that makes it answer as
+    Stripe documents (docs/stripe-emulator.md), both real processes. `localstripe.url` is the
+    STRIPE_API_BASE to use; its helpers register webhooks, switch them off, make PaymentMethods as
+    Stripe.js would and pass or fail 3-D Secure. A SEPA debit settles 1.5 s after its confirmation."""
+    from paysite.tests.processes import LocalStripe, StripeBridge
+
+    emulator = LocalStripe(settle_delay=1.5).start()
+    try:
+        bridge = StripeBridge(emulator).start()
+        yield bridge
+        bridge.stop()
+    finally:
+        emulator.stop()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""The real processes that end-to-end tests run beside the test process: the sandbox PSP and a
-Celery worker (with its beat). They share nothing with the test process but the database,
-the broker and HTTP."""
+"""The real processes that end-to-end tests run beside the test process: the sandbox PSP, the Stripe
+emulator (localstripe) behind its test bridge, and a Celery worker (with its beat). They share
+nothing with the test process but the database, the broker and HTTP."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,10 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX_KEY = "sk_test_e2e"
 SANDBOX_SECRET = "whsec_ZTJlLXNhbmRib3gtd2ViaG9vay1zZWNyZXQtMDE="
+# Stripe mode against the emulator: localstripe takes any sk_ key; the bridge checks no pk_ key either.
+STRIPE_SECRET_KEY = "sk_test_e2e"
+STRIPE_PUBLISHABLE_KEY = "pk_test_e2e"
+STRIPE_WEBHOOK_SECRET = "whsec_ZTJlLXN0cmlwZS13ZWJob29rLXNlY3JldC0wMQ=="
 
 
 class Sandbox:
@@ -37,25 +42,104 @@ class Sandbox:
             "--webhook-secret", SANDBOX_SECRET, "--storage", str(self.storage),
             "--time-scale", str(self.time_scale), "--settle-delay", str(self.settle_delay),
         ]
-        self.process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert " listening on " in line, line
-        self.url = line.split(" listening on ", 1)[1].split()[0]
-        threading.Thread(target=self.process.stdout.read, daemon=True).start()  # keep the pipe drained
+        self.process, self.url = _start_listening(command)
         return self
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
+        _stop(self.process)
+        self.process = None
 
     def faults(self, body: Mapping[str, Any]) -> None:
         self.http.post(f"{self.url}/sandbox/faults", json=body, timeout=5).raise_for_status()
 
     def clear_faults(self) -> None:
         self.http.delete(f"{self.url}/sandbox/faults", timeout=5).raise_for_status()
+
+    def get(self, path: str) -> Any:
+        response = self.http.get(f"{self.url}{path}", timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+
+class LocalStripe:
+    """localstripe, the third-party Stripe emulator, on a free port of loopback with its state in
+    memory, patched where no proxy can help (`localstripe_launcher`). Tests talk to it through a
+    `StripeBridge`, never directly."""
+
+    def __init__(self, *, settle_delay: float = 0.5):
+        self.settle_delay = settle_delay
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self) -> LocalStripe:
+        command = [sys.executable, "-m", "paysite.tests.localstripe_launcher", "--port", "0",
+                   "--settle-delay", str(self.settle_delay)]
+        self.process, self.url = _start_listening(command)
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None
+
+
+class StripeBridge:
+    """`stripe_bridge` in front of a running LocalStripe: `url` is what the BPS uses as STRIPE_API_BASE.
+    Its helpers do what Stripe's dashboard, Stripe.js and the issuer's 3-D Secure page would do."""
+
+    def __init__(self, emulator: LocalStripe):
+        self.emulator = emulator
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {STRIPE_SECRET_KEY}"
+
+    def start(self) -> StripeBridge:
+        command = [sys.executable, "-m", "paysite.tests.stripe_bridge", "--upstream", self.emulator.url, "--port", "0"]
+        self.process, self.url = _start_listening(command)
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None
+
+    def register_webhook(self, url: str, secret: str, *, events: list[str] | None = None,
+                         endpoint_id: str = "bps") -> None:
+        """A webhook endpoint (as in Stripe's dashboard); the same id again replaces it."""
+        body = {"url": url, "secret": secret, "events": events or []}
+        self.http.post(f"{self.url}/_config/webhooks/{endpoint_id}", json=body, timeout=5).raise_for_status()
+
+    def unregister_webhook(self, endpoint_id: str = "bps") -> None:
+        self.http.delete(f"{self.url}/_config/webhooks/{endpoint_id}", timeout=5).raise_for_status()
+
+    def set_webhooks(self, *, enabled: bool) -> None:
+        """Off: no endpoint gets any event (polling alone must find every outcome)."""
+        self.http.post(f"{self.url}/_bridge/webhooks", data={"enabled": str(enabled).lower()}, timeout=5
+                       ).raise_for_status()
+
+    @contextmanager
+    def webhooks_off(self) -> Iterator[None]:
+        self.set_webhooks(enabled=False)
+        try:
+            yield
+        finally:
+            self.set_webhooks(enabled=True)
+
+    def create_payment_method(self, *, card_number: str = "", iban: str = "") -> str:
+        """A PaymentMethod made as Stripe.js makes one in the browser (publishable key, no secret key):
+        a card (any test card number) or a SEPA debit (an IBAN). Returns its id."""
+        from paysite.tests.stripe_shapes import card, sepa_debit
+
+        details = card(card_number) if card_number else sepa_debit(iban)
+        response = requests.post(f"{self.url}/v1/payment_methods", data=[*details, ("key", STRIPE_PUBLISHABLE_KEY)],
+                                 timeout=5)
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    def authenticate(self, payment_intent: str, client_secret: str, success: bool) -> Any:
+        """The shopper passes (or fails) the 3-D Secure challenge; returns the PaymentIntent after it."""
+        response = self.http.post(f"{self.url}/v1/payment_intents/{payment_intent}/_authenticate",
+                                  data={"client_secret": client_secret, "success": str(success).lower()}, timeout=5)
+        return response.json()
 
     def get(self, path: str) -> Any:
         response = self.http.get(f"{self.url}{path}", timeout=5)
@@ -144,6 +228,24 @@ class RedisServer:
     def restart(self) -> None:
         self.kill()
         self.start()
+
+
+def _start_listening(command: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """Start a server that prints "… listening on URL" first, and keep its output drained."""
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if " listening on " not in line:
+        process.kill()
+        raise RuntimeError(f"{command[2]} did not start: {line!r}")
+    threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
+    return process, line.split(" listening on ", 1)[1].split()[0]
+
+
+def _stop(process: subprocess.Popen[str] | None) -> None:
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def _free_port() -> int:
