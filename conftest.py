@@ -228,3 +228,56 @@ def worker(worker_settings, tmp_path):  # type: ignore[no-untyped-def]
     process = Worker(worker_settings, tmp_path / "worker.log").start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def stripe_e2e(transactional_db, live_server, settings, localstripe):  # type: ignore[no-untyped-def]
+    """The BPS in Stripe mode, served for real (live server) against localstripe behind its bridge,
+    with our webhook endpoint registered there as it would be in Stripe's dashboard."""
+    from paysite.tests.processes import STRIPE_PUBLISHABLE_KEY, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET
+
+    settings.SITE_URL = live_server.url
+    settings.PSP_PROVIDER = "stripe"
+    settings.STRIPE_SECRET_KEY = STRIPE_SECRET_KEY
+    settings.STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY
+    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = localstripe.url
+    settings.STRIPE_TEST_MODE = True
+    settings.PSP_RETRY_BACKOFF = 0.05
+    settings.PAYMENTS_POLL_INTERVAL = 1
+    settings.PAYMENTS_POLL_FIRST_DELAY = 2
+    settings.PAYMENTS_POLL_MAX_DELAY = 4
+    settings.WEBHOOK_REQUEUE_AFTER = 3
+    settings.WEBHOOK_REQUEUE_INTERVAL = 1
+    localstripe.register_webhook(f"{live_server.url}/webhooks/stripe/", STRIPE_WEBHOOK_SECRET)
+    localstripe.set_webhooks(enabled=True)
+    yield localstripe
+    localstripe.unregister_webhook()
+
+
+@pytest.fixture
+def stripe_worker(stripe_e2e, live_server, tmp_path):  # type: ignore[no-untyped-def]
+    """A real Celery worker with its beat, in Stripe mode against the same localstripe."""
+    from paysite.tests.processes import Worker
+
+    env = {
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", ""),
+        "SITE_URL": live_server.url,
+        "PSP_PROVIDER": "stripe",
+        "STRIPE_SECRET_KEY": settings.STRIPE_SECRET_KEY,
+        "STRIPE_PUBLISHABLE_KEY": settings.STRIPE_PUBLISHABLE_KEY,
+        "STRIPE_WEBHOOK_SECRET": settings.STRIPE_WEBHOOK_SECRET,
+        "STRIPE_API_BASE": settings.STRIPE_API_BASE,
+        "PSP_RETRY_BACKOFF": str(settings.PSP_RETRY_BACKOFF),
+        "PAYMENTS_POLL_INTERVAL": "1",
+        "PAYMENTS_POLL_FIRST_DELAY": "2",
+        "PAYMENTS_POLL_MAX_DELAY": "4",
+        "PAYMENTS_POLL_GIVE_UP_AFTER": "600",
+        "WEBHOOK_REQUEUE_AFTER": "3",
+        "WEBHOOK_REQUEUE_INTERVAL": "1",
+        "DEBUG": "true",
+    }
+    process = Worker(env, tmp_path / "worker.log").start()
+    yield process
+    process.stop()

@@ -93,7 +93,11 @@ class PaymentAttempt(models.Model):
     payment_method = models.CharField(max_length=64)
     amount = models.DecimalField(max_digits=11, decimal_places=3)
     currency = models.CharField(max_length=3)
-    psp_payment_id = models.CharField("PSP payment id", max_length=128, unique=True, null=True, blank=True)
+    # Not unique: with Stripe every attempt of a checkout confirms the same PaymentIntent (a failed
+    # one, then the next). One succeeded attempt per PSP payment is the rule (see constraints).
+    psp_payment_id = models.CharField(  # noqa: DJ001 (NULL until the PSP answers; kept from when it was unique)
+        "PSP payment id", max_length=128, db_index=True, null=True, blank=True
+    )
     psp_version = models.PositiveIntegerField(
         "PSP version", default=0, help_text="The highest version of the PSP's payment object applied."
     )
@@ -146,6 +150,10 @@ class PaymentAttempt(models.Model):
                 fields=["checkout"],
                 condition=Q(status__in=sorted(LIVE_ATTEMPT_STATUSES)) & Q(psp_contradiction=False),
                 name="one_live_attempt_per_checkout_v2",
+            ),
+            # A charge is never counted twice: one PSP payment is the succeeded payment of one attempt at most.
+            models.UniqueConstraint(
+                fields=["psp_payment_id"], condition=Q(status="succeeded"), name="one_paid_attempt_per_psp_payment"
             ),
         ]
         permissions = [

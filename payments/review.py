@@ -71,7 +71,9 @@ def _foreign(attempt: PaymentAttempt, payment: PspPayment) -> str:
         return f"The PSP's payment {payment.id} names attempt {named}"
     if payment.token and not same_token(payment.token, attempt.checkout.psp_token):
         return f"The PSP's payment {payment.id} was made on another checkout's session"
-    if PaymentAttempt.objects.filter(psp_payment_id=payment.id).exclude(id=attempt.id).exists():
+    # A failed sibling may share it: with Stripe every attempt confirms the checkout's one PaymentIntent.
+    siblings = PaymentAttempt.objects.filter(psp_payment_id=payment.id).exclude(id=attempt.id)
+    if siblings.exclude(status=AttemptStatus.FAILED).exists():
         return f"The PSP's payment {payment.id} is another attempt's"
     return ""
 

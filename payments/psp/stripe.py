@@ -222,7 +222,7 @@ def refund_of(refund: Mapping[str, Any]) -> PspRefund:
 
 
 # --- The adapter -----------------------------------------------------------------------------
-_PAYMENT_METHOD_ID = re.compile(r"^pm_[A-Za-z0-9_]{1,61}$")  # our column holds 64
+_PAYMENT_METHOD_ID = re.compile(r"pm_[A-Za-z0-9_]{1,61}")  # whole (fullmatch); our column holds 64
 # Stripe answers a key still being processed with 409; 429 is its rate limit: both, like 5xx
 # and a lost connection, are retried with the same key.
 _RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
@@ -247,7 +247,7 @@ class StripePsp:
         )
 
     def accepts_payment_method(self, payment_method: str) -> bool:
-        return bool(_PAYMENT_METHOD_ID.match(payment_method))
+        return bool(_PAYMENT_METHOD_ID.fullmatch(payment_method))
 
     def create_session(
         self, *, checkout_id: str, amount: Decimal, currency: str, description: str,
@@ -391,6 +391,8 @@ def _pooled_session() -> requests.Session:
 
 # --- The timeline: every exchange, redacted -------------------------------------------------
 _SECRET_FIELDS = re.compile(r"(client_secret|secret)", re.IGNORECASE)
+# A PaymentIntent's client secret inside a string: Stripe's 3-D Secure URLs carry it in their query.
+_CLIENT_SECRET_IN_TEXT = re.compile(r"[A-Za-z0-9]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+")
 
 
 class _RecordingClient(stripe.RequestsClient):
@@ -459,6 +461,8 @@ def _redact(value: Any) -> Any:
         return {key: _mask(item) if _SECRET_FIELDS.search(str(key)) else _redact(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_redact(item) for item in value]
+    if isinstance(value, str):
+        return _CLIENT_SECRET_IN_TEXT.sub(lambda found: _mask(found.group()), value)
     return value
 
 
