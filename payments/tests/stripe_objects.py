@@ -23,7 +23,7 @@ pinned Stripe-Version (2026-10-28.endive) unless the adapter sets one; every fie
 SDK's generated classes.
 
 HTTP status to serve each error body with: card_error 402, idempotency_error 400, rate limit 429, api_error 500,
-invalid_request_error 400 (404 for resource_missing).
+invalid_request_error 400 (404 for resource_missing, 409 for idempotency_key_in_use, 401 for an invalid API key).
 """
 
 from __future__ import annotations
@@ -465,3 +465,20 @@ def resource_missing_body(object_name: str = "payment_intent", object_id: str = 
                           param: str = "intent") -> JsonObject:
     """404: no such object, e.g. a PaymentIntent id from another account or mode."""
     return error_body("invalid_request_error", "resource_missing", f"No such {object_name}: '{object_id}'", param=param)
+
+
+def idempotency_key_in_use_body(key: str) -> JsonObject:
+    """409: another request with the same Idempotency-Key is still being processed; nothing was saved for the key,
+    so the same request may be sent again. Type, code, doc_url and message as in a published response (stripe-go's
+    retry log, 2018): the error-codes list documents the code, not the type it comes with."""
+    return error_body(
+        "invalid_request_error", "idempotency_key_in_use",
+        "There is currently another in-progress request using this Idempotent Key (that probably means you submitted "
+        f"twice, and the other request is still going through): {key}. Please try again later.",
+        doc_url="https://stripe.com/docs/error-codes/idempotency-key-in-use",
+    )
+
+
+def invalid_api_key_body(last4: str = "1234") -> JsonObject:
+    """401: the secret key is not valid; Stripe names it with all but its last four characters starred."""
+    return error_body("invalid_request_error", None, f"Invalid API Key provided: sk_test_{'*' * 20}{last4}")

@@ -159,6 +159,8 @@ ERROR_BODIES = {
     "rate limit 429": so.rate_limit_body(),
     "api_error 500": so.api_error_body(),
     "resource_missing 404": so.resource_missing_body(),
+    "idempotency_key_in_use 409": so.idempotency_key_in_use_body("bps-payment-42"),
+    "invalid API key 401": so.invalid_api_key_body(),
     "invalid_request_error 400": so.error_body("invalid_request_error", "parameter_invalid_integer",
                                                "Invalid integer: 12.5", param="amount"),
 }
