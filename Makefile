@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench-psp bench-admin bench-recovery bench clean
+.PHONY: run stripe-emulator test lint bench-psp bench-admin bench-recovery bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
 	scripts/run_demo.sh
+
+# A Stripe emulator for the demo in Stripe mode, with no account and no internet (README, "Stripe mode").
+stripe-emulator: $(VENV)/.dev
+	scripts/run_stripe_emulator.sh
 
 # mypy's Django plugin and makemigrations load the settings, which need DEBUG on without secrets.
 lint: export DEBUG = true

@@ -31,6 +31,9 @@ TEST_PAYMENT_METHODS = (
     ("pm_card_chargeCustomerFail", "Visa: declined when charged"),
     ("pm_card_authenticationRequired", "Card with 3-D Secure: asks you to approve"),
 )
+# Only the emulator's bridge knows these (docs/stripe-emulator.md): an asynchronous payment for the
+# demo without a Stripe account. Never offered against Stripe itself.
+EMULATOR_TEST_METHODS = (("pm_sepaDebit", "SEPA Direct Debit: settles later (emulator)"),)
 
 
 def enabled() -> bool:
@@ -62,8 +65,14 @@ def page_context(checkout: Checkout) -> dict[str, object]:
         # The Payment Element shows the amount as the PaymentIntent holds it: Stripe's minor units.
         "amount": to_minor_units(checkout.amount, checkout.currency),
         "currency": checkout.currency.lower(),
-        "test_methods": TEST_PAYMENT_METHODS if settings.STRIPE_TEST_MODE else (),
+        "test_methods": _test_methods(),
     }
+
+
+def _test_methods() -> tuple[tuple[str, str], ...]:
+    if settings.STRIPE_API_BASE:
+        return TEST_PAYMENT_METHODS + EMULATOR_TEST_METHODS
+    return TEST_PAYMENT_METHODS if settings.STRIPE_TEST_MODE else ()
 
 
 def _origin(url: str) -> str:

@@ -27,8 +27,13 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-$BIN/python -m psp_sandbox --port "$PSP_PORT" --time-scale "${PSP_SANDBOX_TIME_SCALE:-0.002}" &
-pids+=($!)
+if [ "${PSP_PROVIDER:-generic}" = "stripe" ]; then
+    PSP_LINE="Stripe:              ${STRIPE_API_BASE:-https://api.stripe.com} (webhooks to /webhooks/stripe/)"
+else
+    $BIN/python -m psp_sandbox --port "$PSP_PORT" --time-scale "${PSP_SANDBOX_TIME_SCALE:-0.002}" &
+    pids+=($!)
+    PSP_LINE="Sandbox PSP:         http://127.0.0.1:$PSP_PORT/"
+fi
 $BIN/python manage.py runserver "$WEB_ADDR" --noreload &
 pids+=($!)
 # Warnings only: the poller runs every few seconds and would drown everything else.
@@ -45,7 +50,7 @@ cat <<MSG
     Mid-office (admin):  http://$WEB_ADDR/admin/   (login printed above)
     API docs:            http://$WEB_ADDR/api/docs/
     Health:              http://$WEB_ADDR/healthz
-    Sandbox PSP:         http://127.0.0.1:$PSP_PORT/
+    $PSP_LINE
 
 MSG
 wait -n "${pids[@]}"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from payments.models import PspProvider
+
 
 class WebhookEvent(models.Model):
     """One PSP event, recorded once (its id is unique) before it is processed."""
@@ -18,7 +20,7 @@ class WebhookEvent(models.Model):
         INVALID = "invalid"  # correctly signed, but not an event of docs/psp-protocol.md
 
     provider = models.CharField(
-        "PSP", max_length=16, default="generic",
+        "PSP", max_length=16, choices=PspProvider.choices, default=PspProvider.GENERIC,
         help_text="Which receiver took it: /webhooks/psp/ or /webhooks/stripe/.",
     )
     event_id = models.CharField(max_length=255, unique=True)

@@ -90,7 +90,7 @@ class PaymentAttemptAdmin(DatetimeColumns, TermSearch, AskPspMixin, FastListMixi
     list_display = ["attempt_id", "checkout_reference", "status", "method_and_psp_id", "amount_and_refunded",
                     "polls", "created"]
     list_filter = ["status", storefront_filter("checkout__storefront"), CurrencyFilter, PaymentMethodFilter,
-                   ("created_at", admin.DateFieldListFilter)]
+                   ("checkout__psp_provider", admin.ChoicesFieldListFilter), ("created_at", admin.DateFieldListFilter)]
     search_fields = ["psp_payment_id"]  # shows the box; get_search_results does the searching
     search_help_text = HELP_TEXT
     search_by = {
@@ -101,7 +101,9 @@ class PaymentAttemptAdmin(DatetimeColumns, TermSearch, AskPspMixin, FastListMixi
     }
     list_select_related = ["checkout"]
     # Money shown with its currency's digits ("12.50 EUR", "1800 JPY"), never as the column's 3 places.
-    readonly_fields = row_fields(PaymentAttempt, amount="amount_display", refunded_amount="refunded_display")
+    readonly_fields = (
+        "psp", *row_fields(PaymentAttempt, amount="amount_display", refunded_amount="refunded_display")
+    )
     fields = readonly_fields
     actions = ["ask_psp_now"]
     change_form_template = "admin/payments/paymentattempt/change_form.html"
@@ -114,6 +116,10 @@ class PaymentAttemptAdmin(DatetimeColumns, TermSearch, AskPspMixin, FastListMixi
         ("failure_code", lambda a: a.failure_code), ("psp_payment_id", lambda a: a.psp_payment_id),
         ("created_at", lambda a: a.created_at.isoformat()), ("updated_at", lambda a: a.updated_at.isoformat()),
     ]
+
+    @admin.display(description="PSP")
+    def psp(self, attempt: PaymentAttempt) -> str:
+        return attempt.checkout.get_psp_provider_display()
 
     @admin.display(description="attempt", ordering="id")
     def attempt_id(self, attempt: PaymentAttempt) -> str:

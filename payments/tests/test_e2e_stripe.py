@@ -186,3 +186,17 @@ def test_the_purchase_page_pays_with_a_test_button_in_stripe_mode(shop, stripe_e
                           headers={"Referer": page.url})
     assert result.url == f"{shop.base}/checkout/{checkout['id']}/result/"
     assert 'data-status="succeeded"' in result.text
+
+
+def test_the_mid_office_shows_the_payments_psp_and_its_stripe_calls_redacted(shop, stripe_e2e, client, operator):
+    checkout = shop.start()
+    assert buy(shop, checkout, "pm_card_visa").json()["attempt"]["status"] == "succeeded"
+    client_secret = stripe_e2e.get(f"/v1/payment_intents/{checkout['token']}")["client_secret"]
+    attempt = PaymentAttempt.objects.get(checkout_id=checkout["id"])
+    checkout_page = client.get(f"/admin/checkout/checkout/{checkout['id']}/change/")
+    attempt_page = client.get(f"/admin/payments/paymentattempt/{attempt.id}/change/")
+    assert checkout_page.status_code == attempt_page.status_code == 200
+    shown = checkout_page.content.decode() + attempt_page.content.decode()
+    assert "Stripe" in attempt_page.content.decode()
+    assert f"/v1/payment_intents/{checkout['token']}/confirm" in checkout_page.content.decode()  # on the timeline
+    assert client_secret not in shown and STRIPE_SECRET_KEY not in shown
