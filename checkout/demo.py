@@ -48,6 +48,10 @@ PAYMENT_METHOD_NAMES = {
     "pm_bank_transfer": "Bank transfer",
     "pm_bank_transfer_fail": "Bank transfer",
     "pm_bank_transfer_silent": "Bank transfer",
+    # Stripe's test PaymentMethods (the purchase page's test buttons in Stripe mode)
+    "pm_card_chargeCustomerFail": "Visa",
+    "pm_card_authenticationRequired": "Card with 3-D Secure",
+    "pm_sepaDebit": "SEPA Direct Debit",
 }
 
 
@@ -60,6 +64,8 @@ def payment_method_label(method: str) -> str:
 
 
 def payment_method_name(method: str) -> str:
+    """A name for people; a PaymentMethod that Stripe.js made (`pm_1Q…`) is a card or an account
+    whose details only Stripe holds, so it is named by its id."""
     return PAYMENT_METHOD_NAMES.get(method, method)
 
 

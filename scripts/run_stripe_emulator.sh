@@ -11,9 +11,11 @@ SECRET="${STRIPE_WEBHOOK_SECRET:-whsec_ZGVtby1zdHJpcGUtZW11bGF0b3Itd2ViaG9vaw==}
 
 pids=()
 trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait 2>/dev/null; echo "The Stripe emulator has stopped."' INT TERM EXIT
-exec 3< <($BIN/python -m paysite.tests.localstripe_launcher --port 0 --settle-delay 15 2>&1)
+log="$(mktemp)"
+$BIN/python -m paysite.tests.localstripe_launcher --port 0 --settle-delay 15 >"$log" 2>&1 &
 pids+=($!)
-read -r line <&3
+for _ in $(seq 50); do grep -q " listening on " "$log" && break; sleep 0.2; done
+line="$(grep -m1 " listening on " "$log")" || { cat "$log"; echo "localstripe did not start."; exit 1; }
 upstream="${line##* listening on }"; upstream="${upstream%% *}"
 $BIN/python -m paysite.tests.stripe_bridge --upstream "$upstream" --port "$PORT" &
 pids+=($!)
