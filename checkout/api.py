@@ -3,9 +3,11 @@ service, answer."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -22,6 +24,7 @@ from checkout.serializers import (
     CheckoutCreateInput,
     CheckoutOutput,
     ErrorOutput,
+    EventPageOutput,
     RefundInput,
     RefundOutput,
     parse_refund_amount,
@@ -29,8 +32,12 @@ from checkout.serializers import (
 from checkout.services import checkout_create
 from payments.buy_now import attempt_buy_now
 from payments.refunds import refund_create
+from payments.selectors import storefront_events_after
 from payments.transitions import Cause
-from paysite.api_errors import NotFound
+from paysite.api_errors import ApiError, NotFound
+
+EVENTS_PAGE_SIZE = 100
+EVENT_ID = re.compile(r"evt_[0-9a-f]{32}")
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", {"type": "string", "pattern": r"^[\x20-\x7e]{1,255}$"},  # what checkout.idempotency accepts
@@ -133,3 +140,24 @@ class BuyNow(APIView):
         return Response(
             BuyNowOutput(body).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         )
+
+
+class StorefrontEvents(APIView):
+    """The caller's own storefront events, oldest first, after the one named by `after`."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("after", str, required=False,
+                                     description="An event id (evt_…): list the events after it; none for the first.")],
+        responses={200: EventPageOutput, **refusals(400, 401, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        after = request.query_params.get("after", "")
+        if after and not EVENT_ID.fullmatch(after):
+            raise ApiError("after must be an event id (evt_…).", fields={"after": ["Not an event id."]})
+        found = storefront_events_after(
+            storefront_id=caller_storefront(request).id, after=after, limit=EVENTS_PAGE_SIZE, now=timezone.now()
+        )
+        if found is None:
+            raise NotFound("No event of yours has this id.")
+        events, has_more = found
+        return Response({"data": events, "has_more": has_more})

@@ -8,10 +8,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from checkout.models import Checkout
+from payments.documents import checkout_document
 from payments.models import PaymentAttempt, Refund
 from payments.money import InvalidMoney, format_amount, parse_amount
-from payments.selectors import checkout_latest_attempt
-from paysite.site import site_url
 
 
 class StrictString(serializers.CharField):
@@ -87,28 +86,21 @@ class PaymentOutput(serializers.ModelSerializer):
 
 
 class CheckoutOutput(serializers.ModelSerializer):
-    amount = serializers.SerializerMethodField()
+    """The schema of the checkout object; the object itself is `payments.documents.checkout_document`,
+    the one rendering that the API and the storefront events share."""
+
+    amount = serializers.CharField()
     token = serializers.CharField(source="psp_token")
-    purchase_url = serializers.SerializerMethodField()
-    payment = serializers.SerializerMethodField()
+    purchase_url = serializers.URLField()
+    payment = PaymentOutput(allow_null=True)
 
     class Meta:
         model = Checkout
         fields = ["id", "status", "amount", "currency", "description", "reference", "token", "purchase_url",
                   "expires_at", "created_at", "payment"]
 
-    @extend_schema_field(serializers.CharField())
-    def get_amount(self, checkout: Checkout) -> str:
-        return format_amount(checkout.amount, checkout.currency)
-
-    @extend_schema_field(serializers.URLField())
-    def get_purchase_url(self, checkout: Checkout) -> str:
-        return site_url("checkout-purchase", checkout.id)
-
-    @extend_schema_field(PaymentOutput(allow_null=True))
-    def get_payment(self, checkout: Checkout) -> dict[str, Any] | None:
-        attempt = checkout_latest_attempt(checkout=checkout)
-        return PaymentOutput(attempt).data if attempt else None
+    def to_representation(self, checkout: Checkout) -> dict[str, Any]:
+        return checkout_document(checkout)
 
 
 class AttemptBrief(serializers.ModelSerializer):
@@ -162,3 +154,19 @@ class ErrorOutput(serializers.Serializer):
     """Every refusal of the API, whatever its status: {"error": {"code", "message", "fields"}}."""
 
     error = ErrorDetail()
+
+
+class EventOutput(serializers.Serializer):
+    """A storefront event, as POSTed to the storefront's endpoint."""
+
+    id = serializers.CharField(help_text="evt_…; the same id may arrive twice.")
+    type = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    sequence = serializers.IntegerField(help_text="Grows with every event of one checkout: drop an older one.")
+    # The contract names it `data`; as with ErrorDetail.fields, the declared field is taken off the class.
+    data = CheckoutOutput()  # type: ignore[assignment]
+
+
+class EventPageOutput(serializers.Serializer):
+    data = EventOutput(many=True)  # type: ignore[assignment]
+    has_more = serializers.BooleanField()

@@ -1,5 +1,5 @@
-"""Storefronts and their checkouts, payment attempts, refunds, the status-change ledger and the record of
-our PSP calls."""
+"""Storefronts and their checkouts, payment attempts, refunds, the status-change ledger, the record of
+our PSP calls, and the outbox of storefront notifications with the endpoints they go to."""
 
 from __future__ import annotations
 
@@ -58,6 +58,9 @@ class Checkout(models.Model):
     failure_url = models.URLField(max_length=2000, blank=True)
     storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="checkouts")
     api_key = models.ForeignKey("checkout.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
+    # The `sequence` of this checkout's latest storefront event: every event takes the next one,
+    # under the checkout's lock, in the transaction of the change it reports.
+    event_sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -321,3 +324,76 @@ class StaffAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_id} {self.action} {self.outcome}".strip()
+
+
+class NotificationEndpoint(models.Model):
+    """Where a storefront's events go (`manage.py storefront_webhook NAME URL`), and the Standard
+    Webhooks secret that signs them; during a rotation the previous secret signs beside it."""
+
+    storefront = models.OneToOneField(Storefront, on_delete=models.CASCADE, related_name="notification_endpoint")
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=100)
+    secret_created_at = models.DateTimeField()
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    # Set at the first failure of a run of failures, cleared by a success; a run longer than
+    # NOTIFY_DISABLE_AFTER disables the endpoint (shown to staff, who enable it again).
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.storefront} → {self.url}"
+
+
+class StorefrontEvent(models.Model):
+    """The outbox: one event for the storefront, written in the transaction of the change it
+    reports (so a rolled-back change has none and a committed one is never lost), with the state
+    of its delivery. `body` is exactly what is POSTed (and what GET /api/events/ lists)."""
+
+    class Delivery(models.TextChoices):
+        PENDING = "pending"  # due at next_attempt_at (or waiting for its endpoint to be enabled)
+        DELIVERED = "delivered"
+        GIVEN_UP = "given_up", "given up"  # every retry failed: staff may send it again
+        NO_ENDPOINT = "no_endpoint", "no endpoint"  # the storefront had none: listed by the API only
+
+    public_id = models.CharField("event id", max_length=40, unique=True)
+    storefront = models.ForeignKey(Storefront, on_delete=models.PROTECT, related_name="events")
+    checkout = models.ForeignKey(
+        "checkout.Checkout", null=True, blank=True, on_delete=models.PROTECT, related_name="storefront_events"
+    )
+    type = models.CharField(max_length=40)
+    sequence = models.PositiveIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivery = models.CharField(max_length=12, choices=Delivery.choices, default=Delivery.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A delivery in flight holds the event until claimed_until; the claim number fences a late
+    # worker off (compare-and-set), as the PSP poller's claims do.
+    claim = models.PositiveIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_answer = models.CharField(max_length=500, blank=True, help_text="The start of the endpoint's last answer.")
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["storefront", "id"], name="event_storefront_idx"),
+            models.Index(fields=["next_attempt_at"], name="event_due_idx", condition=Q(delivery="pending")),
+            models.Index(fields=["storefront", "delivery"], name="event_delivery_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["checkout", "sequence"], name="event_sequence_per_checkout"),
+            models.CheckConstraint(
+                condition=Q(delivery__in=["pending", "delivered", "given_up", "no_endpoint"]),
+                name="event_delivery_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.type}"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet, Sum
 
-from payments.models import Checkout, PaymentAttempt
+from payments.models import Checkout, PaymentAttempt, StorefrontEvent
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 
 
@@ -43,3 +44,26 @@ def checkout_refundable(*, checkout: Checkout) -> Refundable | None:
         return None
     committed = attempt.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"]
     return Refundable(attempt=attempt, left=attempt.amount - (committed or Decimal(0)))
+
+
+# An event is listed once it is this old: ids are taken in insert order, commits can land a moment
+# out of that order, and a reader paging with `after` must not step past one still committing.
+EVENTS_SETTLE = timedelta(seconds=2)
+
+
+def storefront_events_after(
+    *, storefront_id: int, after: str, limit: int, now: datetime
+) -> tuple[list[dict[str, Any]], bool] | None:
+    """The storefront's events after the one whose id is `after` ("" for the first), oldest first,
+    at most `limit`, and whether more follow; None when `after` is not one of its events."""
+    events = StorefrontEvent.objects.filter(storefront_id=storefront_id, created_at__lte=now - EVENTS_SETTLE).exclude(
+        type="test.ping"
+    )
+    if after:
+        start = StorefrontEvent.objects.filter(storefront_id=storefront_id, public_id=after).values_list(
+            "pk", flat=True).first()
+        if start is None:
+            return None
+        events = events.filter(pk__gt=start)
+    page = list(events.order_by("pk").values_list("body", flat=True)[: limit + 1])
+    return page[:limit], len(page) > limit

@@ -1,11 +1,14 @@
-"""Celery tasks for payments: thin wrappers around `payments.polling` and the pruning services."""
+"""Celery tasks for payments: thin wrappers around `payments.polling`, the storefront notifications'
+delivery (`payments.notifications`) and the pruning services."""
 
 from __future__ import annotations
 
 import uuid
 
 from celery import shared_task
+from django.conf import settings
 
+from payments.notifications import event_deliver, events_claim_due
 from payments.polling import attempt_poll, attempts_claim_due, poll_batch_size, refund_poll, refunds_claim_due
 from payments.psp_calls import psp_calls_prune
 
@@ -37,3 +40,17 @@ def poll_refund(refund_id: str, claim: int) -> str:
 @shared_task
 def prune_psp_calls() -> int:
     return psp_calls_prune()
+
+
+@shared_task
+def deliver_due_events() -> int:
+    """Run by beat every NOTIFY_SWEEP_INTERVAL: claim the due storefront events, ring one task each."""
+    claims = events_claim_due(limit=settings.NOTIFY_BATCH_SIZE)
+    for event_pk, claim in claims:
+        deliver_event.delay(event_pk, claim)
+    return len(claims)
+
+
+@shared_task
+def deliver_event(event_pk: int, claim: int) -> str:
+    return event_deliver(event_pk=event_pk, claim=claim)

@@ -2,8 +2,9 @@
 
 Each function here expects its rows locked (see `payments/locks.py`) inside the caller's
 transaction, checks the move against `payments/states.py`, saves the new status and appends a
-`StatusChange` row in that same transaction. A move to the status a row already has is a
-no-op: it writes nothing, so a webhook and a poll reporting the same outcome make one change.
+`StatusChange` row in that same transaction, with the storefront's event for it (payments/outbox.py).
+A move to the status a row already has is a no-op: it writes nothing, so a webhook and a poll
+reporting the same outcome make one change (and one event).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from payments.models import Checkout, PaymentAttempt, Refund, StatusChange
+from payments.outbox import outbox_checkout_moved, outbox_refund_ended
 from payments.selectors import checkout_latest_attempt
 from payments.states import AttemptStatus, can_move, check_move, checkout_status_for
 
@@ -56,6 +58,7 @@ def move_checkout(checkout: Checkout, target: str, cause: Cause) -> bool:
     old, checkout.status = checkout.status, target
     checkout.save(update_fields=["status", "updated_at"])
     _record(checkout, "checkout", old, target, cause)
+    outbox_checkout_moved(checkout, target)
     return True
 
 
@@ -106,4 +109,6 @@ def move_refund(checkout: Checkout, refund: Refund, target: str, cause: Cause) -
         old, refund.status = refund.status, target
         _record(checkout, "refund", old, target, cause, attempt=refund.attempt, refund=refund)
     refund.save()
+    if changed:
+        outbox_refund_ended(checkout, refund)
     return changed

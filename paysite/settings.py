@@ -108,6 +108,15 @@ PAYMENTS_POLL_BATCH_SIZE = env.int("PAYMENTS_POLL_BATCH_SIZE", default=100)
 WEBHOOK_REQUEUE_AFTER = env.float("WEBHOOK_REQUEUE_AFTER", default=30.0)
 WEBHOOK_REQUEUE_INTERVAL = env.float("WEBHOOK_REQUEUE_INTERVAL", default=5.0)
 
+# --- Storefront notifications ---------------------------------------------------------------
+# Notification URLs that resolve to loopback, private or link-local addresses are refused unless
+# this is on (the demo and the tests, where shop and BPS share a machine).
+NOTIFY_ALLOW_PRIVATE_URLS = env.bool("NOTIFY_ALLOW_PRIVATE_URLS", default=False)
+NOTIFY_TIMEOUT = env.float("NOTIFY_TIMEOUT", default=10.0)  # a delivery counts if answered 2xx within it
+NOTIFY_DISABLE_AFTER = timedelta(seconds=env.float("NOTIFY_DISABLE_AFTER", default=3 * 86400.0))
+NOTIFY_SWEEP_INTERVAL = env.float("NOTIFY_SWEEP_INTERVAL", default=2.0)
+NOTIFY_BATCH_SIZE = env.int("NOTIFY_BATCH_SIZE", default=50)
+
 # --- The mid-office (Django admin) ----------------------------------------------------------
 # Failed staff sign-ins allowed within the window, per username and address, and per address
 # over all usernames, before django-axes locks them out until the window has passed.
@@ -325,6 +334,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.requeue_stale_events",
         "schedule": WEBHOOK_REQUEUE_INTERVAL,
         "options": {"expires": WEBHOOK_REQUEUE_INTERVAL},
+    },
+    "deliver-storefront-events": {
+        "task": "payments.tasks.deliver_due_events",
+        "schedule": NOTIFY_SWEEP_INTERVAL,
+        "options": {"expires": NOTIFY_SWEEP_INTERVAL},
     },
     "expire-checkouts": {"task": "checkout.tasks.expire_checkouts", "schedule": 60.0, "options": {"expires": 60.0}},
     "prune-psp-calls": {"task": "payments.tasks.prune_psp_calls", "schedule": 3600.0, "options": {"expires": 3600.0}},

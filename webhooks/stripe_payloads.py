@@ -45,7 +45,9 @@ def stripe_event_read(body: bytes) -> Event:
         raise NotAnEvent("the event has no type")
     data = payload.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
-    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+    if not isinstance(obj, dict):
         raise NotAnEvent("the event has no object in data")
+    found = obj.get("id")
+    object_id = found if isinstance(found, str) else ""  # a Balance, for one, has no id
     stored = json.dumps(redacted(payload), ensure_ascii=False, separators=(",", ":"))
-    return Event(id=event_id, type=event_type, object_id=obj["id"][:128], stored_body=stored)
+    return Event(id=event_id, type=event_type, object_id=object_id[:128], stored_body=stored)

@@ -38,6 +38,7 @@ from midoffice.staff import staff_id
 from midoffice.timeline import call_cause, who
 from payments.models import PaymentAttempt, PspCall, Refund, StaffAction, StatusChange
 from payments.money import format_amount, format_money
+from payments.psp.parse import mask_tokens
 from payments.staff import PspAsked, attempt_ask_psp, refund_ask_psp
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus, status_label
 
@@ -102,7 +103,8 @@ class PaymentAttemptAdmin(DatetimeColumns, TermSearch, AskPspMixin, FastListMixi
     list_select_related = ["checkout"]
     # Money shown with its currency's digits ("12.50 EUR", "1800 JPY"), never as the column's 3 places.
     readonly_fields = (
-        "psp", *row_fields(PaymentAttempt, amount="amount_display", refunded_amount="refunded_display")
+        "psp", *row_fields(PaymentAttempt, amount="amount_display", refunded_amount="refunded_display",
+                           action_url="action_url_shown")
     )
     fields = readonly_fields
     actions = ["ask_psp_now"]
@@ -120,6 +122,11 @@ class PaymentAttemptAdmin(DatetimeColumns, TermSearch, AskPspMixin, FastListMixi
     @admin.display(description="PSP")
     def psp(self, attempt: PaymentAttempt) -> str:
         return attempt.checkout.get_psp_provider_display()
+
+    @admin.display(description="action URL")
+    def action_url_shown(self, attempt: PaymentAttempt) -> str:
+        # Stripe's 3-D Secure URL carries the PaymentIntent's client secret: staff see its last four.
+        return mask_tokens(attempt.action_url)
 
     @admin.display(description="attempt", ordering="id")
     def attempt_id(self, attempt: PaymentAttempt) -> str:

@@ -11,8 +11,9 @@ from payments.money import InvalidMoney, parse_amount
 from payments.psp.types import PspPayment, PspProtocolError, PspRefund, PspSession
 
 _SECRET_KEYS = frozenset({"token", "authorization", "api_key", "secret"})
-# A session token wherever it appears in free text: a URL path, an error message, a log line.
-_TOKEN_IN_TEXT = re.compile(r"tok_[A-Za-z0-9_\-]+")
+# A session token wherever it appears in free text: a URL path, an error message, a log line; and a
+# Stripe PaymentIntent's client secret (`pi_…_secret_…`), which Stripe's 3-D Secure URLs carry.
+_TOKEN_IN_TEXT = re.compile(r"tok_[A-Za-z0-9_\-]+|[A-Za-z0-9]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+")
 
 
 # docs/psp-protocol.md's `version` grows by one per change; we store it in a 32-bit integer column.
@@ -138,7 +139,8 @@ def redact(value: Any) -> Any:
 
 
 def mask_tokens(text: str) -> str:
-    """`text` with every session token (`tok_…`) cut to its last four characters, as on the timeline."""
+    """`text` with every session token (`tok_…`) and client secret cut to its last four characters,
+    as on the timeline."""
     return _TOKEN_IN_TEXT.sub(lambda found: _mask(found.group()), text)
 
 

@@ -15,8 +15,10 @@ The mapping (README, "Stripe mode"), followed exactly:
   are no payment at all.
 - Stripe objects carry no version. Every event is only a hint that makes us re-read the current
   object, and the version we give a read follows the one way a confirmation moves
-  (requires_action 1, processing 2, failed or succeeded 3, plus the minor units refunded since),
-  so a read that arrives late can never undo a newer one.
+  (requires_action 1, processing 2, failed 3, succeeded 4: a success after a decline is newer,
+  so it reaches the contradiction check), so a read that arrives late can never undo a newer one.
+- refunded amounts come from Stripe's Refund objects alone (each synced with our refund row), never
+  from the charge's `amount_refunded`, which counts refunds still pending (and perhaps failing).
 - amounts ↔ Stripe's minor units, exactly, with its zero-decimal and three-decimal rules.
 
 Every POST carries an Idempotency-Key derived from our row (the update `…-method`, the
@@ -101,9 +103,8 @@ def from_minor_units(value: object, currency: str) -> Decimal:
 
 
 # --- Reading Stripe's objects ----------------------------------------------------------------
-MAX_VERSION = parse.MAX_VERSION
 _FAILED, _NO_PAYMENT = "failed", ""
-_RANK = {"requires_action": 1, "pending": 2, "failed": 3, "succeeded": 3}
+_RANK = {"requires_action": 1, "pending": 2, "failed": 3, "succeeded": 4}
 _REFUND_STATUSES = {
     "pending": "pending", "requires_action": "pending", "succeeded": "succeeded", "failed": "failed",
     "canceled": "failed",
@@ -142,12 +143,6 @@ def _id_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _refunded(intent: Mapping[str, Any], currency: str) -> tuple[Decimal, int]:
-    charge = intent.get("latest_charge")
-    minor = charge.get("amount_refunded", 0) if isinstance(charge, Mapping) else 0
-    return from_minor_units(minor, currency), minor
-
-
 def _failure(intent: Mapping[str, Any]) -> tuple[str | None, str | None]:
     if intent.get("status") == "canceled":
         return str(intent.get("cancellation_reason") or "canceled")[:64], "The payment was canceled."
@@ -175,8 +170,6 @@ def payment_of(intent: Mapping[str, Any]) -> PspPayment | None:
         if status == _NO_PAYMENT:
             return None
         currency = _currency(intent)
-        refunded, refunded_minor = _refunded(intent, currency)
-        version = _RANK[status] + (refunded_minor if status == "succeeded" else 0)
         failure_code, failure_message = _failure(intent) if status == _FAILED else (None, None)
         metadata = intent.get("metadata") or {}
         error = intent.get("last_payment_error")
@@ -185,8 +178,8 @@ def payment_of(intent: Mapping[str, Any]) -> PspPayment | None:
         )
         return PspPayment(
             id=str(intent["id"]), token=str(intent["id"]), amount=from_minor_units(intent.get("amount"), currency),
-            currency=currency, payment_method=method, status=status, version=min(version, MAX_VERSION),
-            refunded_amount=refunded, failure_code=failure_code, failure_message=failure_message,
+            currency=currency, payment_method=method, status=status, version=_RANK[status],
+            refunded_amount=Decimal(0), failure_code=failure_code, failure_message=failure_message,
             action_url=_action_url(intent) if status == "requires_action" else None,
             metadata={str(key): str(value) for key, value in dict(metadata).items()},
         )
@@ -228,7 +221,6 @@ _PAYMENT_METHOD_ID = re.compile(r"pm_[A-Za-z0-9_]{1,61}")  # whole (fullmatch); 
 _RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 # A PaymentIntent does not expire; the checkout does, as a Stripe Checkout Session would.
 SESSION_LIFETIME = timedelta(hours=24)
-_EXPAND_CHARGE = ["latest_charge"]
 
 
 class StripePsp:
@@ -282,7 +274,7 @@ class StripePsp:
             "set the payment method", context, f"{idempotency_key}-method",
             lambda options: self.client.v1.payment_intents.update(token, update, options),
         )
-        confirm: stripe.params.PaymentIntentConfirmParams = {"return_url": redirect_url, "expand": _EXPAND_CHARGE}
+        confirm: stripe.params.PaymentIntentConfirmParams = {"return_url": redirect_url}
         try:
             intent = self._call(
                 "confirm the PaymentIntent", context, idempotency_key,
@@ -327,7 +319,7 @@ class StripePsp:
     # --- one SDK call, with its retries ------------------------------------------------------
     def _read_intent(self, intent_id: str, context: Context) -> dict[str, Any]:
         return self._call("read a PaymentIntent", context, "", lambda options: self.client.v1.payment_intents.retrieve(
-            intent_id, {"expand": _EXPAND_CHARGE}, options))
+            intent_id, options=options))
 
     def _call(self, what: str, context: Context, key: str, send: Callable[[Any], Any]) -> dict[str, Any]:
         options: dict[str, Any] = {"idempotency_key": key} if key else {}
@@ -391,8 +383,6 @@ def _pooled_session() -> requests.Session:
 
 # --- The timeline: every exchange, redacted -------------------------------------------------
 _SECRET_FIELDS = re.compile(r"(client_secret|secret)", re.IGNORECASE)
-# A PaymentIntent's client secret inside a string: Stripe's 3-D Secure URLs carry it in their query.
-_CLIENT_SECRET_IN_TEXT = re.compile(r"[A-Za-z0-9]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+")
 
 
 class _RecordingClient(stripe.RequestsClient):
@@ -461,8 +451,8 @@ def _redact(value: Any) -> Any:
         return {key: _mask(item) if _SECRET_FIELDS.search(str(key)) else _redact(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_redact(item) for item in value]
-    if isinstance(value, str):
-        return _CLIENT_SECRET_IN_TEXT.sub(lambda found: _mask(found.group()), value)
+    if isinstance(value, str):  # Stripe's 3-D Secure URLs carry the client secret in their query
+        return parse.mask_tokens(value)
     return value
 
 

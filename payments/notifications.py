@@ -1,0 +1,222 @@
+"""Delivering the outbox (payments/outbox.py) to the storefronts' endpoints.
+
+The database's due times are the truth, as for the PSP poller: the beat's `events_claim_due`
+claims due events (`SELECT … FOR UPDATE SKIP LOCKED`), holding each one delivery long and
+bumping its claim number, and a worker's `event_deliver` POSTs it and records the outcome by
+compare-and-set on that number. A worker killed mid-delivery loses nothing (the claim runs out
+and the event is due again); a stale or repeated message delivers nothing. An endpoint has at
+most one delivery in flight, so one slow or dead storefront holds one worker slot at most and
+the others go on; its events go out oldest first, and a failed one waits for its retry while the
+newer ones pass it (receivers order by `sequence`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from payments.documents import api_time
+from payments.errors import DomainError
+from payments.models import NotificationEndpoint, Storefront, StorefrontEvent
+from payments.notify_urls import UrlRefused, check_notification_url
+
+logger = logging.getLogger(__name__)
+
+Delivery = StorefrontEvent.Delivery
+# The contract's schedule: after the first try, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h; then given up.
+RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 36000))
+SECRET_OVERLAP = timedelta(hours=24)  # a rotated secret keeps signing beside the new one
+USER_AGENT = "paysite-notifications/1"
+_http = requests.Session()
+_http.trust_env = False  # no proxy, netrc or CA settings from the environment: nothing of ours goes out
+
+
+def delivery_lease() -> timedelta:
+    """One delivery at its longest: connecting and reading (NOTIFY_TIMEOUT each), and a margin."""
+    return timedelta(seconds=2 * settings.NOTIFY_TIMEOUT + 5)
+
+
+# --- endpoints --------------------------------------------------------------------------------
+def endpoint_set(*, storefront_name: str, url: str, rotate: bool = False) -> NotificationEndpoint:
+    """Point a storefront's notifications at `url` (refused if it may not receive them), with a
+    new signing secret the first time or with `rotate`; the rotated one signs beside the new
+    one for 24 hours. An endpoint disabled for failing is enabled again."""
+    try:
+        check_notification_url(url, allow_private=settings.NOTIFY_ALLOW_PRIVATE_URLS)
+    except UrlRefused as exc:
+        raise DomainError(str(exc), code="invalid_url", fields={"url": [str(exc)]}) from None
+    now = timezone.now()
+    with transaction.atomic():
+        storefront = Storefront.objects.get_or_create(name=storefront_name)[0]
+        endpoint = NotificationEndpoint.objects.select_for_update().filter(storefront=storefront).first()
+        if endpoint is None:
+            endpoint = NotificationEndpoint(storefront=storefront, secret=new_secret(), secret_created_at=now)
+        elif rotate:
+            endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, now + SECRET_OVERLAP
+            endpoint.secret, endpoint.secret_created_at = new_secret(), now
+        endpoint.url, endpoint.disabled_at, endpoint.failing_since = url, None, None
+        endpoint.save()
+    return endpoint
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def endpoint_send_test(*, storefront: Storefront) -> StorefrontEvent:
+    """Staff's "send a test event": a `test.ping` event for the storefront, due now (no checkout,
+    sequence 0), delivered and logged like any other."""
+    if not NotificationEndpoint.objects.filter(storefront=storefront).exists():
+        raise DomainError("This storefront has no notification endpoint.", code="no_endpoint")
+    now = timezone.now()
+    public_id = f"evt_{uuid.uuid4().hex}"
+    body = {"id": public_id, "type": "test.ping", "created_at": api_time(now), "sequence": 0,
+            "data": {"storefront": storefront.name}}
+    return StorefrontEvent.objects.create(
+        public_id=public_id, storefront=storefront, type="test.ping", sequence=0, body=body, created_at=now,
+        next_attempt_at=now,
+    )
+
+
+def signing_secrets(endpoint: NotificationEndpoint, now: datetime) -> list[str]:
+    if endpoint.previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > now:
+        return [endpoint.secret, endpoint.previous_secret]
+    return [endpoint.secret]
+
+
+# --- claiming and delivering ------------------------------------------------------------------
+Claim = tuple[int, int]
+
+
+def events_claim_due(*, limit: int) -> list[Claim]:
+    """Claim up to `limit` due events, at most one per endpoint and none for an endpoint that has
+    one in flight or is disabled; returns (event pk, claim) pairs for the workers."""
+    now = timezone.now()
+    with transaction.atomic():
+        pending = StorefrontEvent.objects.filter(delivery=Delivery.PENDING)
+        busy = pending.filter(claimed_until__gt=now).values("storefront_id")
+        enabled = NotificationEndpoint.objects.filter(disabled_at__isnull=True).values("storefront_id")
+        due = list(
+            pending.select_for_update(skip_locked=True)
+            .filter(next_attempt_at__lte=now, storefront_id__in=enabled).exclude(storefront_id__in=busy)
+            .order_by("next_attempt_at", "id").values_list("pk", "storefront_id", "claim")[: limit * 4]
+        )
+        chosen: dict[int, tuple[int, int]] = {}
+        for pk, storefront_id, claim in due:
+            if storefront_id not in chosen and len(chosen) < limit:
+                chosen[storefront_id] = (pk, claim)
+        StorefrontEvent.objects.filter(pk__in=[pk for pk, _ in chosen.values()]).update(
+            claim=F("claim") + 1, claimed_until=now + delivery_lease()
+        )
+    return [(pk, claim + 1) for pk, claim in chosen.values()]
+
+
+@dataclass(frozen=True)
+class Answer:
+    ok: bool
+    status_code: int | None = None
+    excerpt: str = ""
+    error: str = ""
+
+
+def event_deliver(*, event_pk: int, claim: int) -> str:
+    """POST one claimed event to its endpoint and record what came of it. Does nothing for a claim
+    that is no longer the event's (a stale or repeated message). Never inside a transaction."""
+    event = (
+        StorefrontEvent.objects.select_related("storefront__notification_endpoint")
+        .filter(pk=event_pk, claim=claim, delivery=Delivery.PENDING).first()
+    )
+    if event is None:
+        return "not claimed"
+    endpoint = getattr(event.storefront, "notification_endpoint", None)
+    if endpoint is None:
+        StorefrontEvent.objects.filter(pk=event_pk, claim=claim).update(
+            delivery=Delivery.NO_ENDPOINT, claimed_until=None, next_attempt_at=None
+        )
+        return Delivery.NO_ENDPOINT
+    answer = _post(endpoint, event)
+    return _record(event, endpoint, claim, answer)
+
+
+def _post(endpoint: NotificationEndpoint, event: StorefrontEvent) -> Answer:
+    try:
+        check_notification_url(endpoint.url, allow_private=settings.NOTIFY_ALLOW_PRIVATE_URLS)
+    except UrlRefused as exc:
+        return Answer(ok=False, error=f"not sent: {exc}")
+    now = timezone.now()
+    payload = json.dumps(event.body, ensure_ascii=False, separators=(",", ":"))
+    signature = " ".join(
+        Webhook(secret).sign(event.public_id, now, payload) for secret in signing_secrets(endpoint, now)
+    )
+    headers = {
+        "content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": event.public_id,
+        "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signature,
+    }
+    try:
+        with _http.post(endpoint.url, data=payload.encode(), headers=headers, allow_redirects=False, stream=True,
+                        timeout=(settings.NOTIFY_TIMEOUT, settings.NOTIFY_TIMEOUT)) as response:
+            excerpt = next(response.iter_content(500, decode_unicode=False), b"")
+            return Answer(ok=200 <= response.status_code < 300, status_code=response.status_code,
+                          excerpt=excerpt[:500].decode("utf-8", "replace"))
+    except requests.RequestException as exc:
+        return Answer(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _record(event: StorefrontEvent, endpoint: NotificationEndpoint, claim: int, answer: Answer) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        rows = StorefrontEvent.objects.select_for_update().filter(pk=event.pk, claim=claim, delivery=Delivery.PENDING)
+        current = rows.first()
+        if current is None:
+            return "claim lost"  # staff sent it again, or a newer claim took it, meanwhile
+        current.attempts += 1
+        current.last_attempt_at, current.last_status_code = now, answer.status_code
+        current.last_answer, current.last_error = answer.excerpt, answer.error
+        current.claimed_until = None
+        if answer.ok:
+            current.delivery, current.delivered_at, current.next_attempt_at = Delivery.DELIVERED, now, None
+        elif current.attempts > len(RETRY_DELAYS):
+            current.delivery, current.next_attempt_at = Delivery.GIVEN_UP, None
+            logger.warning("storefront event %s given up after %s tries", current.public_id, current.attempts)
+        else:
+            current.next_attempt_at = now + RETRY_DELAYS[current.attempts - 1]
+        current.save()
+        _endpoint_health(endpoint.pk, ok=answer.ok, now=now)
+    return current.delivery
+
+
+def _endpoint_health(endpoint_pk: int, *, ok: bool, now: datetime) -> None:
+    endpoint = NotificationEndpoint.objects.select_for_update().get(pk=endpoint_pk)
+    if ok:
+        if endpoint.failing_since is not None:
+            endpoint.failing_since = None
+            endpoint.save(update_fields=["failing_since", "updated_at"])
+        return
+    endpoint.failing_since = endpoint.failing_since or now
+    if endpoint.disabled_at is None and now - endpoint.failing_since >= settings.NOTIFY_DISABLE_AFTER:
+        endpoint.disabled_at = now
+        logger.error("notifications to %s disabled: failing since %s", endpoint.url, endpoint.failing_since)
+    endpoint.save(update_fields=["failing_since", "disabled_at", "updated_at"])
+
+
+def events_send_again(*, event_pks: list[int]) -> int:
+    """Staff's "send again": each event is due now with a fresh run of retries, whatever became of
+    it (delivered, given up, or still retrying). Returns how many will go."""
+    with_endpoint = NotificationEndpoint.objects.values("storefront_id")
+    return StorefrontEvent.objects.filter(pk__in=event_pks, storefront_id__in=with_endpoint).update(
+        delivery=Delivery.PENDING, attempts=0, next_attempt_at=timezone.now(), claimed_until=None,
+        claim=F("claim") + 1,
+    )
