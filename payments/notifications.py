@@ -192,7 +192,7 @@ def _record(event: StorefrontEvent, endpoint: NotificationEndpoint, claim: int, 
             current.delivery, current.next_attempt_at = Delivery.GIVEN_UP, None
             logger.warning("storefront event %s given up after %s tries", current.public_id, current.attempts)
         else:
-            current.next_attempt_at = now + RETRY_DELAYS[current.attempts - 1]
+            current.next_attempt_at = now + RETRY_DELAYS[current.attempts - 1] * settings.NOTIFY_RETRY_SCALE
         current.save()
         _endpoint_health(endpoint.pk, ok=answer.ok, now=now)
     return current.delivery

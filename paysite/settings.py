@@ -115,6 +115,8 @@ NOTIFY_ALLOW_PRIVATE_URLS = env.bool("NOTIFY_ALLOW_PRIVATE_URLS", default=False)
 NOTIFY_TIMEOUT = env.float("NOTIFY_TIMEOUT", default=10.0)  # a delivery counts if answered 2xx within it
 NOTIFY_DISABLE_AFTER = timedelta(seconds=env.float("NOTIFY_DISABLE_AFTER", default=3 * 86400.0))
 NOTIFY_SWEEP_INTERVAL = env.float("NOTIFY_SWEEP_INTERVAL", default=2.0)
+# The retry schedule (5 s … 10 h) times this: 1 in production; end-to-end tests shrink it.
+NOTIFY_RETRY_SCALE = env.float("NOTIFY_RETRY_SCALE", default=1.0)
 NOTIFY_BATCH_SIZE = env.int("NOTIFY_BATCH_SIZE", default=50)
 
 # --- The mid-office (Django admin) ----------------------------------------------------------
