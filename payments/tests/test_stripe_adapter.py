@@ -27,6 +27,13 @@ ATTEMPT_ID = "0b9e2a4c-7d15-4f8e-a3c6-1e2d3f4a5b6c"
 KEY = f"bps-payment-{ATTEMPT_ID}"
 RETURN_URL = f"http://127.0.0.1:8000/checkout/{CHECKOUT_ID}/return/"
 OURS = {"attempt_id": ATTEMPT_ID, "checkout_id": CHECKOUT_ID}
+# A read asks for the PaymentIntent alone: no `expand[]` (the charge's amount_refunded is never used).
+NO_QUERY = matchers.query_param_matcher({})
+
+
+def _paid(**fields: Any) -> dict[str, Any]:
+    """A succeeded PaymentIntent as Stripe sends it when nothing is expanded: `latest_charge` is the Charge's id."""
+    return so.pi_succeeded(latest_charge=so.CHARGE_ID, **fields)
 
 
 @pytest.fixture
@@ -166,15 +173,15 @@ def test_an_amount_with_more_digits_than_stripe_takes_is_refused(amount, currenc
 def test_buy_now_sets_the_payment_method_and_attempt_then_confirms_with_our_return_page(adapter, api):
     # given Stripe takes the update, and the confirmation succeeds
     _updated(api)
-    api.post(CONFIRM, json=so.pi_succeeded(metadata=OURS),
-             match=[_form(return_url=RETURN_URL, **{"expand[0]": "latest_charge"}), _key(KEY)])
+    api.post(CONFIRM, json=_paid(metadata=OURS), match=[_form(return_url=RETURN_URL), _key(KEY)])
     # when the shopper pays
     payment = _pay(adapter)
-    # then the update went first under its own key, the confirmation under the attempt's key
+    # then the update went first under its own key, the confirmation (our return page only, nothing expanded)
+    # under the attempt's key
     assert _keys(api) == [("POST", INTENT, f"{KEY}-method"), ("POST", CONFIRM, KEY)]
     assert payment == PspPayment(
         id=so.PI_ID, token=so.PI_ID, amount=Decimal("10.99"), currency="USD", payment_method=so.PM_ID,
-        status="succeeded", version=3, refunded_amount=Decimal("0.00"), metadata=OURS,
+        status="succeeded", version=4, refunded_amount=Decimal("0"), metadata=OURS,
     )
 
 
@@ -197,8 +204,7 @@ def test_a_decline_whose_error_names_no_payment_intent_is_read_from_stripe(adapt
     error = so.card_declined_error("generic_decline")
     body = so.error_body(error.pop("type"), error.pop("code"), error.pop("message"), **error)
     api.post(CONFIRM, status=402, json=body)
-    api.get(INTENT, json=so.pi_declined("generic_decline", metadata=OURS),
-            match=[matchers.query_param_matcher({"expand[0]": "latest_charge"})])
+    api.get(INTENT, json=so.pi_declined("generic_decline", metadata=OURS), match=[NO_QUERY])
     # when the shopper pays
     payment = _pay(adapter)
     # then the PaymentIntent, read once, says which attempt failed and why
@@ -219,32 +225,35 @@ def test_a_confirmation_that_needs_3d_secure_sends_the_browser_to_stripes_redire
 
 DECLINED_MESSAGE = so.DECLINE_MESSAGES["insufficient_funds"]
 STATES = [
-    # case, PaymentIntent, status, version, failure_code, refunded
-    ("requires_action", so.pi_requires_action(metadata=OURS), "requires_action", 1, None, "0.00"),
-    ("processing", so.pi_processing(metadata=OURS), "pending", 2, None, "0.00"),
-    ("succeeded", so.pi_succeeded(metadata=OURS), "succeeded", 3, None, "0.00"),
-    ("succeeded, 5.00 refunded", so.pi_succeeded(amount_refunded=500, metadata=OURS), "succeeded", 503, None, "5.00"),
-    ("succeeded, all refunded", so.pi_succeeded(amount_refunded=1099, metadata=OURS), "succeeded", 1102, None,
-     "10.99"),
-    ("declined: decline_code", so.pi_declined("insufficient_funds", metadata=OURS), "failed", 3, "insufficient_funds",
-     "0.00"),
-    ("declined: another decline_code", so.pi_declined("lost_card", metadata=OURS), "failed", 3, "lost_card", "0.00"),
+    # case, PaymentIntent, status, version, failure_code
+    ("requires_action", so.pi_requires_action(metadata=OURS), "requires_action", 1, None),
+    ("processing", so.pi_processing(metadata=OURS), "pending", 2, None),
+    ("succeeded", _paid(metadata=OURS), "succeeded", 4, None),
+    # even with the Charge expanded (Stripe sends it only when asked to): its amount_refunded counts pending refunds
+    # too, so it is neither a refunded amount nor a newer version
+    ("succeeded, charge shows 5.00 refunded", so.pi_succeeded(amount_refunded=500, metadata=OURS), "succeeded", 4,
+     None),
+    ("succeeded, charge shows all refunded", so.pi_succeeded(amount_refunded=1099, metadata=OURS), "succeeded", 4,
+     None),
+    ("declined: decline_code", so.pi_declined("insufficient_funds", metadata=OURS), "failed", 3, "insufficient_funds"),
+    ("declined: another decline_code", so.pi_declined("lost_card", metadata=OURS), "failed", 3, "lost_card"),
     ("3-D Secure failed: code", so.pi_authentication_failed(metadata=OURS), "failed", 3,
-     "payment_intent_authentication_failure", "0.00"),
-    ("canceled", so.pi_canceled("abandoned", metadata=OURS), "failed", 3, "abandoned", "0.00"),
-    ("canceled as fraudulent", so.pi_canceled("fraudulent", metadata=OURS), "failed", 3, "fraudulent", "0.00"),
+     "payment_intent_authentication_failure"),
+    ("canceled", so.pi_canceled("abandoned", metadata=OURS), "failed", 3, "abandoned"),
+    ("canceled as fraudulent", so.pi_canceled("fraudulent", metadata=OURS), "failed", 3, "fraudulent"),
 ]
 
 
-@pytest.mark.parametrize(("intent", "status", "version", "failure_code", "refunded"),
+@pytest.mark.parametrize(("intent", "status", "version", "failure_code"),
                          [case[1:] for case in STATES], ids=[case[0] for case in STATES])
-def test_each_payment_intent_state_maps_to_our_payment(adapter, api, intent, status, version, failure_code, refunded):
-    api.get(INTENT, json=intent, match=[matchers.query_param_matcher({"expand[0]": "latest_charge"})])
+def test_each_payment_intent_state_maps_to_our_payment(adapter, api, intent, status, version, failure_code):
+    api.get(INTENT, json=intent, match=[NO_QUERY])
     payment = adapter.get_payment(so.PI_ID, context={})
     assert (payment.id, payment.token, payment.amount, payment.currency) == (so.PI_ID, so.PI_ID, Decimal("10.99"),
                                                                             "USD")
     assert (payment.status, payment.version, payment.failure_code) == (status, version, failure_code)
-    assert payment.refunded_amount == Decimal(refunded) and str(payment.refunded_amount) == refunded
+    # refunded amounts come from Stripe's Refund objects alone, never from a PaymentIntent
+    assert payment.refunded_amount == Decimal(0)
     assert payment.metadata == OURS
     assert payment.action_url == (intent["next_action"]["redirect_to_url"]["url"] if status == "requires_action"
                                   else None)
@@ -252,17 +261,22 @@ def test_each_payment_intent_state_maps_to_our_payment(adapter, api, intent, sta
 
 
 def test_versions_follow_the_one_way_a_confirmation_moves(adapter, api):
-    # given the same PaymentIntent read at each step of a confirmation's life
-    steps = [so.pi_requires_action(), so.pi_processing(), so.pi_succeeded(), so.pi_succeeded(amount_refunded=100),
-             so.pi_succeeded(amount_refunded=1099)]
+    # given the same PaymentIntent read at each step of a confirmation's life, a decline before a success
+    steps = [so.pi_requires_action(), so.pi_processing(), so.pi_declined(), _paid()]
     for intent in steps:
         api.get(INTENT, json=intent)
     versions = [adapter.get_payment(so.PI_ID, context={}).version for _ in steps]
-    # then each later step is a higher version, so a late read can never undo a newer one
-    assert versions == sorted(set(versions))
-    # and a failure is final at the same height as a success
-    api.replace(responses.GET, INTENT, json=so.pi_declined())
-    assert adapter.get_payment(so.PI_ID, context={}).version == versions[2]
+    # then each later step is a higher version, so a late read can never undo a newer one; and a success is newer
+    # than a decline (4 > 3), so it reaches the contradiction check instead of being dropped as not newer
+    assert versions == [1, 2, 3, 4]
+    # and a cancellation is a failure like a decline
+    api.replace(responses.GET, INTENT, json=so.pi_canceled())
+    assert adapter.get_payment(so.PI_ID, context={}).version == 3
+    # and refunds never move the version: the charge's amount_refunded is not read
+    for amount_refunded in (100, 1099):
+        api.replace(responses.GET, INTENT, json=so.pi_succeeded(amount_refunded=amount_refunded))
+        later = adapter.get_payment(so.PI_ID, context={})
+        assert (later.version, later.refunded_amount) == (4, Decimal(0))
 
 
 @pytest.mark.parametrize("intent", [so.pi_requires_payment_method(), so.pi_requires_confirmation(metadata=OURS)],
@@ -276,7 +290,7 @@ def test_a_payment_intent_with_no_confirmation_shows_no_payment(adapter, api, in
 
 
 def test_a_session_read_shows_the_latest_confirmation(adapter, api):
-    api.get(INTENT, json=so.pi_processing(metadata=OURS))
+    api.get(INTENT, json=so.pi_processing(metadata=OURS), match=[NO_QUERY])
     session = adapter.get_session(so.PI_ID, context={})
     assert session.latest_payment is not None
     assert (session.token, session.status, session.latest_payment.status) == (so.PI_ID, "open", "pending")
@@ -377,7 +391,7 @@ def test_a_lost_confirmation_is_sent_again_with_the_same_key(adapter, api, recor
     # given the confirmation's first answer is lost on the wire
     _updated(api)
     api.post(CONFIRM, body=requests.ConnectionError("connection reset by peer"))
-    api.post(CONFIRM, json=so.pi_succeeded(metadata=OURS), match=[_key(KEY)])
+    api.post(CONFIRM, json=_paid(metadata=OURS), match=[_key(KEY)])
     # when the shopper pays
     payment = _pay(adapter)
     # then the second try, under the same key, brought the answer: Stripe could confirm at most once
@@ -445,7 +459,7 @@ def test_every_exchange_is_recorded_once_retries_included(adapter, api, records)
     _updated(api)
     api.post(CONFIRM, status=500, json=so.api_error_body())
     api.post(CONFIRM, body=requests.ConnectionError("connection reset by peer"))
-    api.post(CONFIRM, json=so.pi_succeeded(metadata=OURS))
+    api.post(CONFIRM, json=_paid(metadata=OURS))
     _pay(adapter)
     assert [(record.method, record.path, record.idempotency_key, record.status_code) for record in records] == [
         ("POST", f"/v1/payment_intents/{so.PI_ID}", f"{KEY}-method", 200),
@@ -454,7 +468,7 @@ def test_every_exchange_is_recorded_once_retries_included(adapter, api, records)
         ("POST", f"/v1/payment_intents/{so.PI_ID}/confirm", KEY, 200),
     ]
     assert records[0].request_body == {"payment_method": "pm_card_visa", "metadata[attempt_id]": ATTEMPT_ID}
-    assert records[3].request_body == {"return_url": RETURN_URL, "expand[0]": "latest_charge"}
+    assert records[3].request_body == {"return_url": RETURN_URL}
     assert all(record.context == {"checkout_id": CHECKOUT_ID, "attempt_id": ATTEMPT_ID} for record in records)
 
 
@@ -463,7 +477,7 @@ def test_records_hold_neither_the_secret_key_nor_a_client_secret(adapter, api, r
     api.post(f"{API}/payment_intents", json=so.payment_intent(amount=1250, currency="eur"))
     _updated(api)
     api.post(CONFIRM, status=402, json=so.card_declined_body(metadata=OURS))
-    api.get(INTENT, json=so.pi_succeeded(metadata=OURS))
+    api.get(INTENT, json=_paid(metadata=OURS))
     api.post(f"{API}/payment_intents", status=401, json=so.invalid_api_key_body(SECRET_KEY[-4:]))
     # when they are made
     _create_session(adapter)

@@ -199,16 +199,16 @@ def test_buy_now_with_a_card_that_pays_succeeds_on_the_checkouts_payment_intent(
     attempt = PaymentAttempt.objects.get()
     assert response.json()["attempt"] == {"id": str(attempt.id), "status": "succeeded", "failure_code": None}
     assert response.json()["redirect_url"] == site_url("checkout-result", checkout.id)
-    assert (attempt.psp_payment_id, attempt.psp_version) == (so.PI_ID, 3)
+    assert (attempt.psp_payment_id, attempt.psp_version) == (so.PI_ID, 4)
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.PAID
-    # and Stripe got the payment method and our attempt, then the confirmation with our return page
+    # and Stripe got the payment method and our attempt, then the confirmation with our return page (nothing expanded)
     key = attempt.idempotency_key
     assert _sent(api, 1) == [("POST", UPDATE, f"{key}-method"), ("POST", CONFIRMATION, key)]
     update, confirm = (dict(parse_qsl(call.request.body)) for call in api.calls[1:])
     assert update == {"payment_method": "pm_card_visa", "metadata[attempt_id]": str(attempt.id),
                       "metadata[checkout_id]": str(checkout.id)}
-    assert confirm == {"return_url": site_url("checkout-return", checkout.id), "expand[0]": "latest_charge"}
+    assert confirm == {"return_url": site_url("checkout-return", checkout.id)}
     # and both calls are on the attempt's timeline
     assert list(PspCall.objects.filter(attempt_id=attempt.id).order_by("id").values_list("path", "status_code")) == [
         (f"/v1{UPDATE}", 200), (f"/v1{CONFIRMATION}", 200)]
@@ -323,6 +323,8 @@ def test_a_poll_after_a_lost_answer_that_stripe_did_confirm_sends_nothing_again(
     # then that is applied, and nothing is sent to Stripe again
     assert polled.status == AttemptStatus.SUCCEEDED
     assert _sent(api, before) == [("GET", UPDATE, "")]
+    # and the read asked for the PaymentIntent alone (no expand[]: the charge's amount_refunded is never used)
+    assert api.calls[before].request.path_url == f"/v1{UPDATE}"
 
 
 def test_a_poll_moves_a_processing_attempt_to_succeeded_and_a_late_processing_read_changes_nothing(api, client):
@@ -340,8 +342,8 @@ def test_a_poll_moves_a_processing_attempt_to_succeeded_and_a_late_processing_re
     stripe.shows(so.pi_processing)
     moves = StatusChange.objects.count()
     late = attempt_sync(attempt_id=attempt.id, cause=POLL)
-    # then nothing changes
-    assert (late.status, late.psp_version) == (AttemptStatus.SUCCEEDED, 3)
+    # then nothing changes (processing is version 2, succeeded 4)
+    assert (late.status, late.psp_version) == (AttemptStatus.SUCCEEDED, 4)
     assert StatusChange.objects.count() == moves
 
 

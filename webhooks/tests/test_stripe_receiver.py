@@ -176,7 +176,7 @@ NOT_EVENTS = {
     "an id that is not evt_": {**_event(), "id": so.PI_ID},
     "no type": {key: value for key, value in _event().items() if key != "type"},
     "no data": {key: value for key, value in _event().items() if key != "data"},
-    "an object without id": {**_event(), "data": {"object": {k: v for k, v in so.pi_succeeded().items() if k != "id"}}},
+    "data without an object": {**_event(), "data": {"previous_attributes": {}}},
     "not JSON": b"not json",
     "a list": b"[]",
 }
@@ -191,6 +191,42 @@ def test_a_signed_body_that_is_not_an_event_is_a_400_that_writes_nothing(client,
     assert len(queries) == 0
     assert WebhookEvent.objects.count() == 0
     assert refused() == {"invalid_event": 1}
+
+
+# A Balance has no id: Stripe sends balance.available about it (`stripe listen` forwards every type by default).
+BALANCE_EVENT = {
+    "id": "evt_1Pgc76B7WZ01zgkWbalance1", "object": "event", "api_version": so.API_VERSION, "created": so.CREATED,
+    "livemode": False, "pending_webhooks": 1, "type": "balance.available",
+    "request": {"id": None, "idempotency_key": None},
+    "data": {"object": {"object": "balance", "livemode": False,
+                        "available": [{"amount": 1250, "currency": "eur", "source_types": {"card": 1250}}],
+                        "pending": [{"amount": 0, "currency": "eur", "source_types": {"card": 0}}]}},
+}
+WITHOUT_ID = {
+    "a Balance": BALANCE_EVENT,
+    "a PaymentIntent without id": {**_event(), "data": {"object": {k: v for k, v in so.pi_succeeded().items()
+                                                                   if k != "id"}}},
+}
+
+
+@pytest.mark.parametrize("payload", WITHOUT_ID.values(), ids=WITHOUT_ID.keys())
+def test_a_signed_event_whose_object_has_no_id_is_recorded_and_ignored_without_asking_stripe(client, api, payload):
+    # given a checkout of ours waiting for its payment
+    _checkout, attempt = _ours()
+    # when Stripe delivers, correctly signed, an event whose object has no id
+    stored = _received(client, payload)
+    # then it is recorded as Stripe's, with no object id, and nothing is counted as refused (Stripe would retry
+    # every non-2xx for days)
+    assert (stored.provider, stored.type, stored.outcome, stored.psp_object_id) == (
+        "stripe", payload["type"], "received", "")
+    assert refused() == {}
+    # and processing ignores it: Stripe is not asked and nothing of ours moves
+    assert event_process(event_pk=stored.pk) == "ignored"
+    assert len(api.calls) == 0
+    attempt.refresh_from_db()
+    assert attempt.status == AttemptStatus.STARTED
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.checkout_id) == ("ignored", None)
 
 
 def test_a_signed_body_that_is_not_utf8_is_refused_and_writes_nothing(client):
@@ -213,7 +249,8 @@ def _ours(**fields: Any):  # type: ignore[no-untyped-def]
 
 
 def _reread(api: responses.RequestsMock, intent: dict[str, Any]) -> None:
-    api.get(INTENT, json=intent, match=[matchers.query_param_matcher({"expand[0]": "latest_charge"})])
+    """Stripe's current PaymentIntent, read alone: no `expand[]` (the charge's amount_refunded is never used)."""
+    api.get(INTENT, json=intent, match=[matchers.query_param_matcher({})])
 
 
 @pytest.mark.parametrize(
@@ -269,25 +306,29 @@ def test_an_event_about_a_payment_intent_that_is_not_ours_is_ignored_without_ask
 
 
 def test_a_refund_event_syncs_the_refund_from_stripes_current_refund(client, api):
-    # given a paid checkout with a pending refund of all of it
-    checkout, attempt = _ours(status=AttemptStatus.SUCCEEDED, psp_payment_id=so.PI_ID, psp_version=3)
+    # given a paid checkout (succeeded: version 4) with a pending refund of all of it
+    checkout, attempt = _ours(status=AttemptStatus.SUCCEEDED, psp_payment_id=so.PI_ID, psp_version=4)
     refund = Refund(checkout=checkout, attempt=attempt, amount=Decimal("10.99"), currency="USD",
                     status=RefundStatus.PENDING, psp_refund_id=so.REFUND_ID, idempotency_key="bps-refund-1")
     refund.save()
     # and an event whose copy of the Refund still says pending, while Stripe's current one succeeded
     stored = _received(client, so.event("refund.updated", so.refund_pending()))
     api.get(f"{API}/refunds/{so.REFUND_ID}", json=so.refund_succeeded())
-    _reread(api, so.pi_succeeded(amount_refunded=1099,
+    # and Stripe's current PaymentIntent, as a read without expand[] gives it: the charge only by its id
+    _reread(api, so.pi_succeeded(latest_charge=so.CHARGE_ID,
                                  metadata={"checkout_id": str(checkout.id), "attempt_id": str(attempt.id)}))
     # when it is processed
     assert event_process(event_pk=stored.pk) == "processed"
-    # then the refund, the payment and the checkout follow Stripe's current objects
+    # then the refund follows Stripe's current Refund, and the payment and the checkout follow our refund rows
+    # (the refunded amount comes from Stripe's Refund objects alone); a refund moves no version
     refund.refresh_from_db()
     attempt.refresh_from_db()
     checkout.refresh_from_db()
     assert refund.status == RefundStatus.SUCCEEDED
-    assert (attempt.refunded_amount, attempt.psp_version) == (Decimal("10.99"), 3 + 1099)
+    assert (attempt.status, attempt.refunded_amount, attempt.psp_version) == (
+        AttemptStatus.SUCCEEDED, Decimal("10.99"), 4)
     assert checkout.status == CheckoutStatus.REFUNDED
+    assert len(api.calls) == 2  # the Refund and the PaymentIntent, read once each
 
 
 def test_an_event_whose_re_read_finds_stripe_down_fails_for_a_retry(client, api):
