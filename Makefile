@@ -24,8 +24,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: export DEBUG = true
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py demo_setup
-	scripts/run_demo.sh
+	scripts/run_demo.sh  # runs demo_setup first, with the demo's addresses
 
 # A Stripe emulator for the demo in Stripe mode, with no account and no internet (README, "Stripe mode").
 stripe-emulator: $(VENV)/.dev

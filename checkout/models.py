@@ -1,4 +1,4 @@
-"""The storefront edge's own records: API keys and Idempotency-Keys.
+"""The storefront edge's own records: API keys, Idempotency-Keys, and the demo shop's orders.
 
 The checkout and its storefront are the domain's (`payments/models.py`); they keep the app label
 `checkout`, so their tables, migrations and admin URLs are where they always were."""
@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from payments.models import Checkout, Storefront
 
-__all__ = ["ApiKey", "Checkout", "IdempotencyRecord", "Storefront"]
+__all__ = ["ApiKey", "Checkout", "DemoOrder", "IdempotencyRecord", "Storefront"]
 
 
 class ApiKey(models.Model):
@@ -67,3 +67,42 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class DemoOrder(models.Model):
+    """An order of the demo shop at `/`, as the shop itself knows it: made when the shopper starts
+    a checkout, then changed only by the signed notifications the shop receives
+    (checkout/demo_orders.py), as any storefront's own order table would be. Keyed by the
+    checkout's id, without a foreign key: the shop learns about the checkout from its events,
+    never by reading the BPS's rows."""
+
+    class Status(models.TextChoices):
+        AWAITING_PAYMENT = "awaiting_payment", "awaiting payment"
+        PAYMENT_PENDING = "payment_pending", "payment pending"
+        PAYMENT_FAILED = "payment_failed", "payment failed"
+        PAID = "paid", "paid"
+        PARTIALLY_REFUNDED = "partially_refunded", "partially refunded"
+        REFUNDED = "refunded", "refunded"
+        EXPIRED = "expired", "expired"
+
+    checkout_id = models.UUIDField(primary_key=True)
+    reference = models.CharField(max_length=100)
+    description = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_PAYMENT)
+    # The `sequence` of the newest event applied: an event at or below it is a repeat or arrived
+    # late, and is dropped (the contract's rule for receivers).
+    last_sequence = models.PositiveIntegerField(default=0)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["awaiting_payment", "payment_pending", "payment_failed", "paid",
+                                        "partially_refunded", "refunded", "expired"]),
+                name="demo_order_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.status})"

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from checkout import demo, stripe_page
 from checkout.csp import content_security_policy
+from checkout.demo_orders import demo_order_create, demo_orders_awaited, demo_orders_listed
 from checkout.failures import failure_sentence
 from checkout.models import Checkout
 from checkout.navigation import next_url_after_buy_now
@@ -35,6 +36,9 @@ logger = logging.getLogger(__name__)
 # how often at most it asks again (the page refreshes every few seconds).
 ASK_PSP_AFTER_SECONDS = 3
 ASK_PSP_EVERY_SECONDS = 10
+# The demo shop remembers a shopper's latest orders in their session, and lists them on `/`.
+SESSION_ORDERS = "demo_orders"
+ORDERS_LISTED = 5
 
 
 class SeeOther(HttpResponseRedirect):
@@ -57,11 +61,22 @@ def storefront(request: HttpRequest) -> HttpResponse:
                     reference=demo.order_reference(item, checkout_id), storefront=demo_storefront(),
                     cause=Cause(kind="shopper", reference="demo storefront"),
                 )
-                return SeeOther(checkout_url(checkout))
             except ApiError as exc:
                 error = exc.message
+            else:
+                demo_order_create(checkout=checkout)
+                earlier = request.session.get(SESSION_ORDERS, [])
+                request.session[SESSION_ORDERS] = [str(checkout.id), *earlier][:ORDERS_LISTED]
+                return SeeOther(checkout_url(checkout))
     status = 503 if error and request.method == "POST" else 200
-    return render(request, "checkout/storefront.html", {"products": demo.PRODUCTS, "error": error}, status=status)
+    orders = demo_orders_listed(checkout_ids=request.session.get(SESSION_ORDERS, []))
+    context = {
+        "products": demo.PRODUCTS, "error": error, "orders": orders,
+        # The page refreshes itself (no script: the CSP allows none inline) while the shopper
+        # waits for an order's outcome, so a notification shows up without a click.
+        "refresh": demo_orders_awaited(orders, now=timezone.now()),
+    }
+    return render(request, "checkout/storefront.html", context, status=status)
 
 
 def checkout_url(checkout: Checkout) -> str:

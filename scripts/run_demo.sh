@@ -14,6 +14,18 @@ export PAYMENTS_POLL_FIRST_DELAY="${PAYMENTS_POLL_FIRST_DELAY:-10}"
 export PAYMENTS_POLL_MAX_DELAY="${PAYMENTS_POLL_MAX_DELAY:-60}"
 PSP_PORT="${PSP_SANDBOX_PORT:-8001}"
 WEB_ADDR="${WEB_ADDR:-127.0.0.1:8000}"
+# The addresses follow the ports: the BPS's own (the PSP's webhook and return URLs, the demo
+# shop's notification URL) is where the web server listens, and the sandbox is asked where it runs.
+export SITE_URL="${SITE_URL:-http://$WEB_ADDR}"
+if [ "${PSP_PROVIDER:-generic}" != "stripe" ]; then
+    export PSP_BASE_URL="${PSP_BASE_URL:-http://127.0.0.1:$PSP_PORT}"
+fi
+# The demo shop's notifications go to its receiver on this machine: a private URL, refused
+# unless allowed (for the demo only; production keeps the default, off).
+export NOTIFY_ALLOW_PRIVATE_URLS="${NOTIFY_ALLOW_PRIVATE_URLS:-true}"
+
+# The staff login, and the demo shop's notification endpoint (SITE_URL/demo/notifications/).
+$BIN/python manage.py demo_setup || exit 1
 
 pids=()
 stopping=""
