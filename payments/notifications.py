@@ -101,12 +101,14 @@ def signing_secrets(endpoint: NotificationEndpoint, now: datetime) -> list[str]:
 Claim = tuple[int, int]
 
 
-def events_claim_due(*, limit: int) -> list[Claim]:
+def events_claim_due(*, limit: int, storefront_id: int | None = None) -> list[Claim]:
     """Claim up to `limit` due events, at most one per endpoint and none for an endpoint that has
-    one in flight or is disabled; returns (event pk, claim) pairs for the workers."""
+    one in flight or is disabled (only `storefront_id`'s, if given); returns (event pk, claim) pairs."""
     now = timezone.now()
     with transaction.atomic():
         pending = StorefrontEvent.objects.filter(delivery=Delivery.PENDING)
+        if storefront_id is not None:
+            pending = pending.filter(storefront_id=storefront_id)
         busy = pending.filter(claimed_until__gt=now).values("storefront_id")
         enabled = NotificationEndpoint.objects.filter(disabled_at__isnull=True).values("storefront_id")
         due = list(
@@ -115,13 +117,24 @@ def events_claim_due(*, limit: int) -> list[Claim]:
             .order_by("next_attempt_at", "id").values_list("pk", "storefront_id", "claim")[: limit * 4]
         )
         chosen: dict[int, tuple[int, int]] = {}
-        for pk, storefront_id, claim in due:
-            if storefront_id not in chosen and len(chosen) < limit:
-                chosen[storefront_id] = (pk, claim)
+        for pk, storefront, claim in due:
+            if storefront not in chosen and len(chosen) < limit:
+                chosen[storefront] = (pk, claim)
         StorefrontEvent.objects.filter(pk__in=[pk for pk, _ in chosen.values()]).update(
             claim=F("claim") + 1, claimed_until=now + delivery_lease()
         )
     return [(pk, claim + 1) for pk, claim in chosen.values()]
+
+
+def event_claim_next(*, after_event_pk: int) -> Claim | None:
+    """Once a delivery is recorded, the same endpoint's next due event, claimed: a worker goes on
+    with it at once, so a busy endpoint drains at the pace it answers, not one event per sweep.
+    None when nothing of that endpoint is due (or another delivery of it is in flight)."""
+    storefront_id = StorefrontEvent.objects.filter(pk=after_event_pk).values_list("storefront_id", flat=True).first()
+    if storefront_id is None:
+        return None
+    claims = events_claim_due(limit=1, storefront_id=storefront_id)
+    return claims[0] if claims else None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import uuid
 from celery import shared_task
 from django.conf import settings
 
-from payments.notifications import event_deliver, events_claim_due
+from payments.notifications import event_claim_next, event_deliver, events_claim_due
 from payments.polling import attempt_poll, attempts_claim_due, poll_batch_size, refund_poll, refunds_claim_due
 from payments.psp_calls import psp_calls_prune
 
@@ -53,4 +53,9 @@ def deliver_due_events() -> int:
 
 @shared_task
 def deliver_event(event_pk: int, claim: int) -> str:
-    return event_deliver(event_pk=event_pk, claim=claim)
+    outcome = event_deliver(event_pk=event_pk, claim=claim)
+    # An endpoint that answers gets its next event at once; one that fails waits for the sweep.
+    following = event_claim_next(after_event_pk=event_pk) if outcome == "delivered" else None
+    if following is not None:
+        deliver_event.delay(*following)
+    return outcome

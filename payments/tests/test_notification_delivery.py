@@ -21,7 +21,14 @@ from checkout.tests.factories import make_checkout
 from payments.errors import DomainError
 from payments.locks import lock_attempt
 from payments.models import NotificationEndpoint, StorefrontEvent
-from payments.notifications import RETRY_DELAYS, endpoint_set, event_deliver, events_claim_due, events_send_again
+from payments.notifications import (
+    RETRY_DELAYS,
+    endpoint_set,
+    event_claim_next,
+    event_deliver,
+    events_claim_due,
+    events_send_again,
+)
 from payments.states import AttemptStatus
 from payments.tests.factories import make_attempt
 from payments.transitions import Cause, move_attempt
@@ -233,3 +240,16 @@ def test_an_endpoint_that_became_private_is_not_sent_to(receiver, settings):
     event.refresh_from_db()
     assert receiver.requests == [] and event.last_error.startswith("not sent:")
     assert json.dumps(event.body)  # still whole, for the next try
+
+
+def test_after_a_delivery_the_endpoints_next_due_event_is_claimed_at_once(receiver):
+    endpoint_set(storefront_name="shop", url=receiver.url)
+    first, second = _paid_event(), _paid_event()
+    (pk, claim), = events_claim_due(limit=50)
+    assert event_claim_next(after_event_pk=pk) is None  # the first is still in flight
+    assert event_deliver(event_pk=pk, claim=claim) == "delivered"
+    following = event_claim_next(after_event_pk=pk)
+    assert following is not None and following[0] == second.pk
+    assert event_claim_next(after_event_pk=pk) is None  # claimed: in flight now
+    assert event_deliver(event_pk=following[0], claim=following[1]) == "delivered"
+    assert first.pk == pk
