@@ -1,6 +1,6 @@
 """The real processes that end-to-end tests run beside the test process: the sandbox PSP, the Stripe
-emulator (localstripe) behind its test bridge, and a Celery worker (with its beat). They share
-nothing with the test process but the database, the broker and HTTP."""
+emulator (localstripe) behind its test bridge, a Celery worker (with its beat) and a storefront's
+notification endpoint. They share nothing with the test process but the database, the broker and HTTP."""
 
 from __future__ import annotations
 
@@ -59,6 +59,44 @@ class Sandbox:
         response = self.http.get(f"{self.url}{path}", timeout=5)
         response.raise_for_status()
         return response.json()
+
+
+class EventReceiver:
+    """`python -m paysite.tests.event_receiver`: a storefront's notification endpoint that verifies
+    every signature with `standardwebhooks` and keeps what arrived. Its port is chosen first (as
+    RedisServer's), so that the storefront can be pointed at `url` before the secret it is given
+    there is known to the receiver: `start(secret)` then."""
+
+    def __init__(self, *, fail_first: int = 0, hold: float = 0.0):
+        self.fail_first, self.hold = fail_first, hold
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self, secret: str) -> EventReceiver:
+        command = [
+            sys.executable, "-m", "paysite.tests.event_receiver", "--port", str(self.port), "--secret", secret,
+            "--fail-first", str(self.fail_first), "--hold", str(self.hold),
+        ]
+        self.process, self.url = _start_listening(command)
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every delivery, oldest first: path, headers, body, verified (and the error if not), answered."""
+        return list(self._get("/received"))
+
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """Per checkout id, the verified event of the highest sequence."""
+        return dict(self._get("/latest"))
+
+    def _get(self, path: str) -> Any:
+        response = requests.get(f"{self.url}{path}", timeout=5)
+        response.raise_for_status()
+        return response.json()["data"]
 
 
 class LocalStripe:
