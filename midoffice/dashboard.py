@@ -17,6 +17,7 @@ from midoffice.dashboard_selectors import (
     review_queue,
     stuck_board,
 )
+from payments.selectors import NotificationHealth, notification_health
 from webhooks.selectors import WebhookHealth, webhook_health
 
 
@@ -29,11 +30,12 @@ class Dashboard:
     stuck: list[StuckBucket]
     review: ReviewQueue
     webhooks: WebhookHealth
+    notifications: NotificationHealth
 
 
 def dashboard_build(*, now: datetime) -> Dashboard:
     return Dashboard(
         now=now, totals=attempt_totals(now=now), conversion=checkout_conversion(now=now),
         chart=hourly_chart(attempts_per_hour(now=now)), stuck=stuck_board(now=now), review=review_queue(),
-        webhooks=webhook_health(now=now),
+        webhooks=webhook_health(now=now), notifications=notification_health(),
     )

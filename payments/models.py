@@ -298,6 +298,9 @@ class StaffAction(models.Model):
         REVIEW_NOTE = "review_note", "noted a review"
         REPROCESS_EVENT = "reprocess_event", "processed a webhook event again"
         EXPORT = "export", "exported a list"
+        SEND_EVENT_AGAIN = "send_event_again", "sent a storefront event again"
+        SEND_TEST_EVENT = "send_test_event", "sent a test event to a storefront"
+        ENABLE_ENDPOINT = "enable_endpoint", "enabled a storefront's notifications again"
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=20, choices=Action.choices)
@@ -308,6 +311,11 @@ class StaffAction(models.Model):
     refund = models.ForeignKey(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # The PSP's event id, as a plain value: webhooks depends on payments, never the other way.
     webhook_event_id = models.CharField(max_length=255, blank=True)
+    # What staff did to a storefront's notifications: the storefront, and the event sent (again).
+    storefront = models.ForeignKey(Storefront, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    storefront_event = models.ForeignKey(
+        "payments.StorefrontEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     outcome = models.CharField(max_length=255, blank=True)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -317,7 +325,10 @@ class StaffAction(models.Model):
         indexes = [models.Index(fields=["checkout", "created_at"], name="staff_action_checkout_idx")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(action__in=["ask_psp", "refund", "resolve", "review_note", "reprocess_event", "export"]),
+                condition=Q(action__in=[
+                    "ask_psp", "refund", "resolve", "review_note", "reprocess_event", "export", "send_event_again",
+                    "send_test_event", "enable_endpoint",
+                ]),
                 name="staff_action_valid",
             ),
         ]
@@ -386,6 +397,9 @@ class StorefrontEvent(models.Model):
             models.Index(fields=["storefront", "id"], name="event_storefront_idx"),
             models.Index(fields=["next_attempt_at"], name="event_due_idx", condition=Q(delivery="pending")),
             models.Index(fields=["storefront", "delivery"], name="event_delivery_idx"),
+            # The dashboard counts the events given up, and the delivery log filters on them, across
+            # every storefront: a partial index as small as that backlog, never a scan of the outbox.
+            models.Index(fields=["id"], name="event_given_up_idx", condition=Q(delivery="given_up")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["checkout", "sequence"], name="event_sequence_per_checkout"),
@@ -393,6 +407,9 @@ class StorefrontEvent(models.Model):
                 condition=Q(delivery__in=["pending", "delivered", "given_up", "no_endpoint"]),
                 name="event_delivery_valid",
             ),
+        ]
+        permissions = [
+            ("send_notifications", "Can send storefront events again, send a test event and enable an endpoint"),
         ]
 
     def __str__(self) -> str:

@@ -53,10 +53,7 @@ def endpoint_set(*, storefront_name: str, url: str, rotate: bool = False) -> Not
     """Point a storefront's notifications at `url` (refused if it may not receive them), with a
     new signing secret the first time or with `rotate`; the rotated one signs beside the new
     one for 24 hours. An endpoint disabled for failing is enabled again."""
-    try:
-        check_notification_url(url, allow_private=settings.NOTIFY_ALLOW_PRIVATE_URLS)
-    except UrlRefused as exc:
-        raise DomainError(str(exc), code="invalid_url", fields={"url": [str(exc)]}) from None
+    _refuse_unless_allowed(url)
     now = timezone.now()
     with transaction.atomic():
         storefront = Storefront.objects.get_or_create(name=storefront_name)[0]
@@ -71,6 +68,41 @@ def endpoint_set(*, storefront_name: str, url: str, rotate: bool = False) -> Not
     return endpoint
 
 
+def _refuse_unless_allowed(url: str) -> None:
+    try:
+        check_notification_url(url, allow_private=settings.NOTIFY_ALLOW_PRIVATE_URLS)
+    except UrlRefused as exc:
+        raise DomainError(str(exc), code="invalid_url", fields={"url": [str(exc)]}) from None
+
+
+@dataclass(frozen=True)
+class EndpointEnabled:
+    endpoint: NotificationEndpoint
+    was_disabled_at: datetime | None  # None: it was not disabled, and nothing changed
+    was_failing_since: datetime | None
+
+
+def endpoint_enable(*, storefront_id: int) -> EndpointEnabled:
+    """Staff's "enable again" for an endpoint disabled after failing for NOTIFY_DISABLE_AFTER: as
+    `endpoint_set` with the same URL (checked again, so a URL that may no longer receive
+    notifications stays disabled), its run of failures forgotten. Its pending events, which
+    waited, go out from the next sweep, oldest first; the given-up ones stay so until staff send
+    them again. Changes nothing for an endpoint that is not disabled. One conditional UPDATE (on
+    the URL read, so a URL changed meanwhile, which enabled the endpoint itself, is kept)."""
+    endpoint = NotificationEndpoint.objects.filter(storefront_id=storefront_id).first()
+    if endpoint is None:
+        raise DomainError("This storefront has no notification endpoint.", code="no_endpoint")
+    if endpoint.disabled_at is None:
+        return EndpointEnabled(endpoint=endpoint, was_disabled_at=None, was_failing_since=None)
+    _refuse_unless_allowed(endpoint.url)
+    NotificationEndpoint.objects.filter(pk=endpoint.pk, url=endpoint.url).update(
+        disabled_at=None, failing_since=None, updated_at=timezone.now()
+    )
+    enabled = NotificationEndpoint.objects.get(pk=endpoint.pk)
+    return EndpointEnabled(endpoint=enabled, was_disabled_at=endpoint.disabled_at,
+                           was_failing_since=endpoint.failing_since)
+
+
 def new_secret() -> str:
     """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -78,9 +110,14 @@ def new_secret() -> str:
 
 def endpoint_send_test(*, storefront: Storefront) -> StorefrontEvent:
     """Staff's "send a test event": a `test.ping` event for the storefront, due now (no checkout,
-    sequence 0), delivered and logged like any other."""
-    if not NotificationEndpoint.objects.filter(storefront=storefront).exists():
+    sequence 0), delivered and logged like any other. Refused for an endpoint that is disabled:
+    nothing is sent to it, so the test would only wait (enable it again first)."""
+    endpoint = NotificationEndpoint.objects.filter(storefront=storefront).only("disabled_at").first()
+    if endpoint is None:
         raise DomainError("This storefront has no notification endpoint.", code="no_endpoint")
+    if endpoint.disabled_at is not None:
+        raise DomainError("Notifications to this storefront are disabled: enable them again before sending a "
+                          "test event.", code="endpoint_disabled")
     now = timezone.now()
     public_id = f"evt_{uuid.uuid4().hex}"
     body = {"id": public_id, "type": "test.ping", "created_at": api_time(now), "sequence": 0,

@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.conf import settings
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from payments.models import Checkout, PaymentAttempt, StorefrontEvent
+from payments.models import Checkout, NotificationEndpoint, PaymentAttempt, StorefrontEvent
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 
 
@@ -67,3 +69,54 @@ def storefront_events_after(
         events = events.filter(pk__gt=start)
     page = list(events.order_by("pk").values_list("body", flat=True)[: limit + 1])
     return page[:limit], len(page) > limit
+
+
+@dataclass(frozen=True)
+class EndpointBacklog:
+    """A storefront's endpoint, with its events still to deliver (due, retrying, or waiting while
+    it is disabled) and those given up."""
+
+    endpoint: NotificationEndpoint
+    waiting: int
+    given_up: int
+
+
+def _events_in(delivery: str) -> Coalesce:
+    """How many of the endpoint's storefront's events are in `delivery`: one range of the
+    (storefront, delivery) index, never the storefront's delivered history."""
+    count = (StorefrontEvent.objects.filter(storefront_id=OuterRef("storefront_id"), delivery=delivery)
+             .order_by().values("storefront_id").annotate(total=Count("id")).values("total"))
+    return Coalesce(Subquery(count, output_field=IntegerField()), 0)
+
+
+def _with_backlog(endpoints: QuerySet[NotificationEndpoint]) -> list[EndpointBacklog]:
+    rows = endpoints.select_related("storefront").annotate(
+        waiting=_events_in(StorefrontEvent.Delivery.PENDING), given_up=_events_in(StorefrontEvent.Delivery.GIVEN_UP)
+    )
+    return [EndpointBacklog(endpoint=row, waiting=row.waiting, given_up=row.given_up) for row in rows]
+
+
+def storefront_endpoint_backlog(*, storefront_id: int) -> EndpointBacklog | None:
+    """The storefront's endpoint and its backlog (one query); None when it has no endpoint."""
+    found = _with_backlog(NotificationEndpoint.objects.filter(storefront_id=storefront_id))
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class NotificationHealth:
+    failing_count: int
+    failing: list[EndpointBacklog]  # disabled first, then the longest failing
+    given_up: int  # events given up, across storefronts, until staff send them again
+    disable_after: timedelta  # how long an endpoint fails before it is disabled
+
+
+def notification_health(*, limit: int = 20) -> NotificationHealth:
+    """The endpoints that are failing or disabled (disabled ones stay listed until enabled again:
+    their events wait, nothing is dropped), and the events given up. Three small queries."""
+    failing = NotificationEndpoint.objects.filter(Q(failing_since__isnull=False) | Q(disabled_at__isnull=False))
+    ordered = failing.order_by(F("disabled_at").asc(nulls_last=True), F("failing_since").asc(nulls_last=True), "id")
+    return NotificationHealth(
+        failing_count=failing.count(), failing=_with_backlog(ordered[:limit]),
+        given_up=StorefrontEvent.objects.filter(delivery=StorefrontEvent.Delivery.GIVEN_UP).count(),
+        disable_after=settings.NOTIFY_DISABLE_AFTER,
+    )

@@ -1,23 +1,35 @@
 """What staff do from the mid-office, as services the admin's thin views call.
 
 Each one goes through the same code as the automatic channels (`attempt_sync`, the refund
-services, `payments/transitions.py`), so staff can never set a status the PSP contradicts, and
-each appends a `StaffAction` naming the member of staff, so the checkout's timeline shows it.
+services, `payments/transitions.py`, the delivery of `payments/notifications.py`), so staff can
+never set a status the PSP contradicts, and each appends a `StaffAction` naming the member of
+staff, so the checkout's timeline (or the storefront's actions) shows it.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from payments.asking import PspAnswer, attempt_ask, refund_ask
 from payments.errors import Conflict, DomainError, NotFound
 from payments.locks import lock_checkout
-from payments.models import Checkout, PaymentAttempt, Refund, StaffAction
+from payments.models import (
+    Checkout,
+    NotificationEndpoint,
+    PaymentAttempt,
+    Refund,
+    StaffAction,
+    Storefront,
+    StorefrontEvent,
+)
 from payments.money import format_amount, format_money
+from payments.notifications import endpoint_enable, endpoint_send_test, events_send_again
 from payments.refunds import refund_record, refund_resolve_unsent, refund_send
 from payments.transitions import Cause
 
@@ -116,3 +128,73 @@ def refund_close_unsent(*, refund_id: uuid.UUID, note: str, actor_id: int) -> St
 def export_record(*, actor_id: int, what: str, filters: str) -> StaffAction:
     """Who exported which list, with which filters: exports carry payment data out of the building."""
     return StaffAction.objects.create(actor_id=actor_id, action=Action.EXPORT, outcome=what[:255], note=filters)
+
+
+# --- storefront notifications --------------------------------------------------------------------
+@dataclass(frozen=True)
+class SentAgain:
+    actions: list[StaffAction]  # one per event sent again
+    waiting: int  # of those, events of a disabled endpoint: they go when it is enabled again
+
+
+def storefront_events_send_again(*, event_pks: list[int], actor_id: int) -> SentAgain:
+    """Staff's "send again" for one event or a selection: each is due now with a fresh run of
+    retries (`events_send_again`), whatever became of it, and gets a StaffAction saying what that
+    was (on its checkout's timeline). Events of a storefront without an endpoint have nowhere to
+    go: they are left as they are, with no action. Locks the events, in primary-key order, so each
+    action names the state it replaced; no endpoint row is locked (a delivery locks its event,
+    then its endpoint)."""
+    with_endpoint = NotificationEndpoint.objects.values("storefront_id")
+    with transaction.atomic():
+        events = list(StorefrontEvent.objects.select_for_update().filter(
+            pk__in=event_pks, storefront_id__in=with_endpoint).order_by("pk"))
+        disabled = set(NotificationEndpoint.objects.filter(
+            storefront_id__in={event.storefront_id for event in events}, disabled_at__isnull=False,
+        ).values_list("storefront_id", flat=True))
+        events_send_again(event_pks=[event.pk for event in events])
+        actions = StaffAction.objects.bulk_create([
+            StaffAction(
+                actor_id=actor_id, action=Action.SEND_EVENT_AGAIN, checkout_id=event.checkout_id,
+                storefront_id=event.storefront_id, storefront_event=event,
+                outcome=_sent_again(event, waits=event.storefront_id in disabled)[:255],
+            )
+            for event in events
+        ])
+    return SentAgain(actions=actions, waiting=sum(1 for event in events if event.storefront_id in disabled))
+
+
+def _sent_again(event: StorefrontEvent, *, waits: bool) -> str:
+    tries = f" after {event.attempts} {'try' if event.attempts == 1 else 'tries'}" if event.attempts else ""
+    then = "due when notifications are enabled again" if waits else "due now"
+    return f"{event.type} {event.public_id}: {str(event.get_delivery_display()).lower()}{tries} → {then}"
+
+
+def storefront_test_event_send(*, storefront_id: int, actor_id: int) -> StaffAction:
+    """Staff's "send a test event" (`endpoint_send_test`: refused without an endpoint, or with a
+    disabled one), recorded with the event it made."""
+    storefront = Storefront.objects.get(pk=storefront_id)
+    with transaction.atomic():
+        event = endpoint_send_test(storefront=storefront)
+        return StaffAction.objects.create(
+            actor_id=actor_id, action=Action.SEND_TEST_EVENT, storefront=storefront, storefront_event=event,
+            outcome=f"{event.type} {event.public_id} due now",
+        )
+
+
+def storefront_endpoint_enable(*, storefront_id: int, actor_id: int) -> StaffAction | None:
+    """Staff's "enable again" (`endpoint_enable`), recorded with when the endpoint had been
+    disabled and failing since; None (and no action) for an endpoint that was not disabled."""
+    with transaction.atomic():  # enabled and recorded together (the URL is checked before any row is written)
+        enabled = endpoint_enable(storefront_id=storefront_id)
+        if enabled.was_disabled_at is None:
+            return None
+        failing = f", failing since {_moment(enabled.was_failing_since)}" if enabled.was_failing_since else ""
+        return StaffAction.objects.create(
+            actor_id=actor_id, action=Action.ENABLE_ENDPOINT, storefront_id=storefront_id,
+            outcome=f"disabled since {_moment(enabled.was_disabled_at)}{failing} → enabled"[:255],
+            note=enabled.endpoint.url,
+        )
+
+
+def _moment(value: datetime) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")  # as the mid-office writes moments

@@ -67,7 +67,8 @@ WIDE_LIST = "admin/midoffice/wide_change_list.html"
 
 # Datetime columns as the mid-office writes them everywhere (midoffice/formats.py).
 DATETIME_COLUMNS = {"created_at": "created", "updated_at": "updated", "next_poll_at": "next_poll",
-                    "expires_at": "expires", "processed_at": "processed", "received_at": "received"}
+                    "expires_at": "expires", "processed_at": "processed", "received_at": "received",
+                    "next_attempt_at": "next_try", "last_attempt_at": "last_try", "delivered_at": "delivered"}
 
 
 def row_fields(model: Any, **shown_as: str) -> tuple[str, ...]:
@@ -85,3 +86,6 @@ class DatetimeColumns:
     expires = when_column("expires_at")
     processed = when_column("processed_at")
     received = when_column("received_at")
+    next_try = when_column("next_attempt_at", "next try")
+    last_try = when_column("last_attempt_at", "last try")
+    delivered = when_column("delivered_at")

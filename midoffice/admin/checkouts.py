@@ -1,5 +1,6 @@
-"""Checkouts and API keys in the mid-office. A checkout's page is where staff read its whole
-story (the timeline) and act on it; nothing on it is editable by hand."""
+"""Checkouts and API keys in the mid-office (storefronts: midoffice/admin/storefronts.py). A
+checkout's page is where staff read its whole story (the timeline) and act on it; nothing on it
+is editable by hand."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from checkout.api_keys import api_key_revoke
-from checkout.models import ApiKey, Checkout, Storefront
+from checkout.models import ApiKey, Checkout
 from midoffice.admin import views as admin_views
 from midoffice.admin.base import DatetimeColumns, MissingRecordIs404, ReadOnlyAdmin, ReadOnlyInline, polls_cell
 from midoffice.changelists import CsvExportMixin, CurrencyFilter, FastListMixin, storefront_filter
@@ -125,15 +126,6 @@ class CheckoutAdmin(DatetimeColumns, TermSearch, FastListMixin, CsvExportMixin, 
                 refundable_left=format_money(left, checkout.currency) if left > 0 else "",
             )
         return super().change_view(request, object_id, form_url, context)
-
-
-@admin.register(Storefront)
-class StorefrontAdmin(ReadOnlyAdmin):
-    """The shops selling through us; made by `manage.py create_api_key NAME`."""
-
-    list_display = ["name", "created_at"]
-    readonly_fields = fields = ("name", "created_at")
-    search_fields = ["name"]
 
 
 @admin.register(ApiKey)

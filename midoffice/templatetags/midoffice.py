@@ -23,6 +23,16 @@ def duration(value: timedelta) -> str:
 
 
 @register.filter
+def whole_duration(value: timedelta) -> str:
+    """A setting's span in its largest whole unit: "3 days", "36 hours", "90 minutes", "45 seconds"."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}{'' if seconds == size else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
+@register.filter
 def when(value: datetime | None) -> str:
     """A moment as the mid-office writes it everywhere: "2026-11-30 05:07:54"."""
     return formats.when(value)

@@ -19,6 +19,7 @@ def ensure_staff_groups() -> None:
     if Group.objects.filter(name__in=[VIEWER, OPERATOR]).count() < 2:
         importlib.import_module("midoffice.migrations.0002_staff_groups").create_groups(apps, None)
         importlib.import_module("midoffice.migrations.0004_staff_see_storefronts").grant(apps, None)
+        importlib.import_module("midoffice.migrations.0005_staff_see_notifications").grant(apps, None)
 
 
 def make_staff(group: str | None = None, *, superuser: bool = False, username: str | None = None) -> User:

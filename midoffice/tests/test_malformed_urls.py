@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 
 from checkout.models import Checkout
 from checkout.tests.factories import make_checkout
-from payments.models import PaymentAttempt, PspCall, StaffAction, StatusChange
+from payments.models import PaymentAttempt, PspCall, StaffAction, StatusChange, StorefrontEvent
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +21,9 @@ STAFF_PATHS = [
     "/admin/webhooks/webhookevent/{id}/change/", "/admin/webhooks/webhookevent/{id}/reprocess/",
     "/admin/payments/pspcall/{id}/change/", "/admin/payments/statuschange/{id}/change/",
     "/admin/payments/staffaction/{id}/change/", "/admin/checkout/apikey/{id}/change/",
+    "/admin/payments/storefrontevent/{id}/change/", "/admin/payments/storefrontevent/{id}/send-again/",
+    "/admin/checkout/storefront/{id}/change/", "/admin/checkout/storefront/{id}/send-test-event/",
+    "/admin/checkout/storefront/{id}/enable-notifications/",
 ]
 
 
@@ -30,7 +33,7 @@ def _superuser():
 
 def _rows():
     return [model.objects.count() for model in (Checkout, PaymentAttempt, PspCall, StaffAction, StatusChange,
-                                                  WebhookEvent)]
+                                                  WebhookEvent, StorefrontEvent)]
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

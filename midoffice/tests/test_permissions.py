@@ -27,7 +27,9 @@ def test_the_data_migration_made_both_groups():
     operator = set(Group.objects.get(name=OPERATOR).permissions.values_list("codename", flat=True))
     assert {"view_checkout", "view_paymentattempt", "view_refund", "view_webhookevent", "view_pspcall"} <= viewer
     assert not {codename for codename in viewer if not codename.startswith("view_")}
-    assert operator - viewer == {"ask_psp", "resolve_review", "export_payments", "issue_refund", "reprocess_event"}
+    assert {"view_storefront", "view_notificationendpoint", "view_storefrontevent"} <= viewer
+    assert operator - viewer == {"ask_psp", "resolve_review", "export_payments", "issue_refund", "reprocess_event",
+                                 "send_notifications"}
 
 
 @pytest.mark.parametrize("group", [VIEWER, OPERATOR])
@@ -35,7 +37,8 @@ def test_both_groups_see_the_lists_and_the_checkout_page(client, paid, group):
     checkout, _attempt = paid
     client.force_login(make_staff(group))
     for url in ("/admin/", "/admin/checkout/checkout/", "/admin/payments/paymentattempt/",
-                f"/admin/checkout/checkout/{checkout.id}/change/", "/admin/webhooks/webhookevent/"):
+                f"/admin/checkout/checkout/{checkout.id}/change/", "/admin/webhooks/webhookevent/",
+                "/admin/payments/storefrontevent/", f"/admin/checkout/storefront/{checkout.storefront_id}/change/"):
         assert client.get(url).status_code == 200, url
 
 
@@ -75,7 +78,8 @@ def test_nobody_can_edit_a_status_or_an_amount(client, paid, who):
 
 
 READ_ONLY = ["payments/paymentattempt", "payments/refund", "payments/statuschange", "payments/pspcall",
-             "payments/staffaction", "webhooks/webhookevent", "checkout/checkout"]
+             "payments/staffaction", "webhooks/webhookevent", "checkout/checkout", "payments/storefrontevent",
+             "checkout/storefront"]
 
 
 @pytest.mark.parametrize("model", READ_ONLY)

@@ -6,12 +6,13 @@ import json
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from checkout.tests.factories import make_checkout
+from checkout.tests.factories import make_checkout, make_storefront
 from midoffice.tests.factories import OPERATOR, make_staff
-from payments.models import PspCall, Refund, StaffAction, StatusChange
+from payments.models import NotificationEndpoint, PspCall, Refund, StaffAction, StatusChange
 from payments.states import AttemptStatus, CheckoutStatus
-from payments.tests.factories import make_attempt
+from payments.tests.factories import make_attempt, make_endpoint, make_event
 from payments.transitions import Cause, record_creation
 from webhooks.models import WebhookEvent
 
@@ -19,9 +20,13 @@ pytestmark = pytest.mark.django_db
 
 
 def populate(n):
-    """n paid checkouts, each with an attempt, a refund, status changes, a PSP call and a webhook."""
+    """n paid checkouts, each with an attempt, a refund, status changes, a PSP call, a webhook and a
+    storefront event given up; and n storefronts whose endpoints fail (every other one disabled)."""
     user = make_staff(OPERATOR)
     checkouts = []
+    now = timezone.now()
+    if not NotificationEndpoint.objects.filter(storefront=make_storefront()).exists():
+        make_endpoint(make_storefront())
     for index in range(n):
         checkout = make_checkout(status=CheckoutStatus.PAID)
         attempt = make_attempt(checkout, status=AttemptStatus.SUCCEEDED, psp_payment_id=f"pay_{checkout.id.hex}")
@@ -36,13 +41,18 @@ def populate(n):
                                     psp_object_id=attempt.psp_payment_id, checkout=checkout)
         StaffAction.objects.create(actor=user, action="ask_psp", checkout=checkout, attempt=attempt, refund=refund,
                                    outcome="still succeeded")
+        make_event(checkout.storefront, checkout, delivery="given_up", attempts=8, next_attempt_at=None,
+                   last_attempt_at=now, last_status_code=503, last_answer="oops, try later")
+        failing = make_storefront(f"shop-{checkout.id.hex[:8]}")
+        make_endpoint(failing, failing_since=now, disabled_at=now if index % 2 else None)
+        make_event(failing, last_attempt_at=now, last_error="ConnectionError: refused")
         checkouts.append(checkout)
     return checkouts
 
 
 # Lists filtered by storefront pay one query for the filter's choices (the storefronts).
 PAGES = {
-    "/admin/": 15,  # with the refunds in review (count and oldest)
+    "/admin/": 18,  # with the refunds in review (count and oldest), and the failing endpoints (count, rows, given up)
     "/admin/checkout/checkout/": 7,
     "/admin/payments/paymentattempt/": 7,
     "/admin/payments/refund/": 6,
@@ -53,6 +63,10 @@ PAGES = {
     "/admin/payments/paymentattempt/?status=succeeded&currency=EUR": 7,
     "/admin/checkout/checkout/?q=order-": 7,
     "/admin/payments/paymentattempt/?q=order-": 7,
+    "/admin/payments/storefrontevent/": 7,
+    "/admin/payments/storefrontevent/?delivery=given_up": 7,
+    "/admin/payments/storefrontevent/?q=order-": 7,
+    "/admin/checkout/storefront/": 7,
 }
 
 

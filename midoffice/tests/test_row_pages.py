@@ -6,7 +6,7 @@ import pytest
 
 from midoffice.tests.factories import OPERATOR, make_staff
 from midoffice.tests.test_query_counts import populate
-from payments.models import PspCall, Refund, StaffAction, StatusChange
+from payments.models import PspCall, Refund, StaffAction, StatusChange, StorefrontEvent
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,8 @@ def _row_urls(checkout):
         f"/admin/payments/pspcall/{PspCall.objects.get(checkout_id=checkout.id).id}/change/",
         f"/admin/payments/staffaction/{StaffAction.objects.get(checkout=checkout).id}/change/",
         f"/admin/webhooks/webhookevent/{WebhookEvent.objects.get(checkout=checkout).pk}/change/",
+        f"/admin/payments/storefrontevent/{StorefrontEvent.objects.get(checkout=checkout).pk}/change/",
+        f"/admin/checkout/storefront/{checkout.storefront_id}/change/",
     ]
 
 
@@ -45,7 +47,7 @@ def test_each_row_page_opens_and_writes_every_moment_in_the_one_format(client):
 @pytest.mark.parametrize("url", [
     "/admin/checkout/checkout/", "/admin/payments/paymentattempt/", "/admin/payments/refund/",
     "/admin/payments/statuschange/", "/admin/payments/pspcall/", "/admin/payments/staffaction/",
-    "/admin/webhooks/webhookevent/",
+    "/admin/webhooks/webhookevent/", "/admin/payments/storefrontevent/", "/admin/checkout/storefront/",
 ])
 def test_each_list_writes_its_moments_in_the_one_format_and_short_ids(client, url):
     client.force_login(make_staff(OPERATOR))

@@ -1,12 +1,16 @@
-"""PSP answers as docs/psp-protocol.md writes them, and attempts made directly."""
+"""PSP answers as docs/psp-protocol.md writes them, and attempts, endpoints and storefront events made directly."""
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Any
 
-from checkout.models import Checkout
-from payments.models import PaymentAttempt
+from django.utils import timezone
+
+from checkout.models import Checkout, Storefront
+from payments.models import NotificationEndpoint, PaymentAttempt, StorefrontEvent
+from payments.notifications import new_secret
 from payments.states import AttemptStatus, CheckoutStatus, checkout_status_for
 
 PSP = "http://psp.test"
@@ -59,3 +63,27 @@ def make_attempt(checkout: Checkout, **fields: Any) -> PaymentAttempt:
         checkout.status = checkout_status_for(attempt.status, checkout.amount, attempt.refunded_amount)
         checkout.save(update_fields=["status"])
     return attempt
+
+
+def make_endpoint(storefront: Storefront, **fields: Any) -> NotificationEndpoint:
+    values: dict[str, Any] = {"url": "https://shop.example/paysite-events", "secret": new_secret(),
+                              "secret_created_at": timezone.now()}
+    values.update(fields)
+    return NotificationEndpoint.objects.create(storefront=storefront, **values)
+
+
+def make_event(storefront: Storefront, checkout: Checkout | None = None, **fields: Any) -> StorefrontEvent:
+    """An event of the outbox as the status writer would leave it (its body the checkout's token
+    included), the checkout's next sequence; a `test.ping` without a checkout."""
+    public_id = f"evt_{uuid.uuid4().hex}"
+    event_type = fields.pop("type", "checkout.paid" if checkout else "test.ping")
+    sequence = StorefrontEvent.objects.filter(checkout=checkout).count() + 1 if checkout else 0
+    data = {"id": str(checkout.id), "token": checkout.psp_token, "status": checkout.status} if checkout else {
+        "storefront": storefront.name}
+    values: dict[str, Any] = {
+        "public_id": public_id, "type": event_type, "sequence": sequence, "next_attempt_at": timezone.now(),
+        "body": {"id": public_id, "type": event_type, "created_at": "2026-11-30T07:00:00Z", "sequence": sequence,
+                 "data": data},
+    }
+    values.update(fields)
+    return StorefrontEvent.objects.create(storefront=storefront, checkout=checkout, **values)
