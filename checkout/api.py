@@ -7,7 +7,6 @@ import re
 import uuid
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -154,9 +153,8 @@ class StorefrontEvents(APIView):
         after = request.query_params.get("after", "")
         if after and not EVENT_ID.fullmatch(after):
             raise ApiError("after must be an event id (evt_…).", fields={"after": ["Not an event id."]})
-        found = storefront_events_after(
-            storefront_id=caller_storefront(request).id, after=after, limit=EVENTS_PAGE_SIZE, now=timezone.now()
-        )
+        storefront = caller_storefront(request)
+        found = storefront_events_after(storefront_id=storefront.id, after=after, limit=EVENTS_PAGE_SIZE)
         if found is None:
             raise NotFound("No event of yours has this id.")
         events, has_more = found

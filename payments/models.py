@@ -25,6 +25,10 @@ class Storefront(models.Model):
     idempotency key is scoped to the storefront of the calling key."""
 
     name = models.CharField(max_length=100, unique=True)
+    # The `position` of the storefront's latest event. Taken by an UPDATE of this row, whose lock
+    # lasts until the event's transaction commits: positions commit in order, so a reader paging by
+    # position (GET /api/events/?after=) can never step past one still to commit.
+    event_position = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -351,6 +355,10 @@ class NotificationEndpoint(models.Model):
     # NOTIFY_DISABLE_AFTER disables the endpoint (shown to staff, who enable it again).
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
+    # The one delivery in flight to this endpoint ("<event pk>:<claim>") and until when it holds the
+    # endpoint. Claims lock this row, so two claimers never send two events to one endpoint at once.
+    in_flight = models.CharField(max_length=40, blank=True)
+    in_flight_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -376,6 +384,9 @@ class StorefrontEvent(models.Model):
     )
     type = models.CharField(max_length=40)
     sequence = models.PositiveIntegerField()
+    position = models.PositiveBigIntegerField(
+        default=0, help_text="Its place among the storefront's events, in commit order."
+    )
     body = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     delivery = models.CharField(max_length=12, choices=Delivery.choices, default=Delivery.PENDING)
@@ -403,6 +414,7 @@ class StorefrontEvent(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["checkout", "sequence"], name="event_sequence_per_checkout"),
+            models.UniqueConstraint(fields=["storefront", "position"], name="event_position_per_storefront"),
             models.CheckConstraint(
                 condition=Q(delivery__in=["pending", "delivered", "given_up", "no_endpoint"]),
                 name="event_delivery_valid",

@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,14 +24,16 @@ from datetime import datetime, timedelta
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
+from requests_hardened import Config, HTTPSession
 from standardwebhooks.webhooks import Webhook
 
 from payments.documents import api_time
 from payments.errors import DomainError
 from payments.models import NotificationEndpoint, Storefront, StorefrontEvent
 from payments.notify_urls import UrlRefused, check_notification_url
+from payments.outbox import next_position
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +42,17 @@ Delivery = StorefrontEvent.Delivery
 RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 36000))
 SECRET_OVERLAP = timedelta(hours=24)  # a rotated secret keeps signing beside the new one
 USER_AGENT = "paysite-notifications/1"
-_http = requests.Session()
-_http.trust_env = False  # no proxy, netrc or CA settings from the environment: nothing of ours goes out
 
 
 def delivery_lease() -> timedelta:
-    """One delivery at its longest: connecting and reading (NOTIFY_TIMEOUT each), and a margin."""
-    return timedelta(seconds=2 * settings.NOTIFY_TIMEOUT + 5)
+    """One delivery at its longest: the task's hard time limit (payments/tasks.py), and a margin."""
+    return timedelta(seconds=delivery_time_limit() + 5)
+
+
+def delivery_time_limit() -> float:
+    """The delivery task's hard time limit: connecting and reading (NOTIFY_TIMEOUT each) and a
+    margin. An endpoint that drips its answer a byte at a time is cut off there, never later."""
+    return 2 * settings.NOTIFY_TIMEOUT + 5
 
 
 # --- endpoints --------------------------------------------------------------------------------
@@ -123,7 +130,8 @@ def endpoint_send_test(*, storefront: Storefront) -> StorefrontEvent:
     body = {"id": public_id, "type": "test.ping", "created_at": api_time(now), "sequence": 0,
             "data": {"storefront": storefront.name}}
     return StorefrontEvent.objects.create(
-        public_id=public_id, storefront=storefront, type="test.ping", sequence=0, body=body, created_at=now,
+        public_id=public_id, storefront=storefront, type="test.ping", sequence=0,
+        position=next_position(storefront.id), body=body, created_at=now,
         next_attempt_at=now,
     )
 
@@ -139,28 +147,49 @@ Claim = tuple[int, int]
 
 
 def events_claim_due(*, limit: int, storefront_id: int | None = None) -> list[Claim]:
-    """Claim up to `limit` due events, at most one per endpoint and none for an endpoint that has
-    one in flight or is disabled (only `storefront_id`'s, if given); returns (event pk, claim) pairs."""
+    """Claim the oldest due event of up to `limit` idle, enabled endpoints (only `storefront_id`'s,
+    if given), never more than NOTIFY_MAX_IN_FLIGHT deliveries in flight in all; returns (event
+    pk, claim) pairs. Each endpoint row is locked while it is claimed (SKIP LOCKED), so two
+    claimers never put two deliveries of one endpoint in flight, and each endpoint is looked at
+    on its own, so one storefront's backlog never keeps another's events waiting."""
     now = timezone.now()
+    if storefront_id is None:  # the sweep: endpoints failing for days are disabled even with nothing due
+        endpoints_disable_failing(now=now)
+    due = StorefrontEvent.objects.filter(
+        storefront_id=OuterRef("storefront_id"), delivery=Delivery.PENDING, next_attempt_at__lte=now
+    ).order_by("next_attempt_at", "id")
     with transaction.atomic():
-        pending = StorefrontEvent.objects.filter(delivery=Delivery.PENDING)
+        room = settings.NOTIFY_MAX_IN_FLIGHT - NotificationEndpoint.objects.filter(in_flight_until__gt=now).count()
+        idle = NotificationEndpoint.objects.filter(disabled_at__isnull=True).filter(
+            Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=now))
         if storefront_id is not None:
-            pending = pending.filter(storefront_id=storefront_id)
-        busy = pending.filter(claimed_until__gt=now).values("storefront_id")
-        enabled = NotificationEndpoint.objects.filter(disabled_at__isnull=True).values("storefront_id")
-        due = list(
-            pending.select_for_update(skip_locked=True)
-            .filter(next_attempt_at__lte=now, storefront_id__in=enabled).exclude(storefront_id__in=busy)
-            .order_by("next_attempt_at", "id").values_list("pk", "storefront_id", "claim")[: limit * 4]
+            idle = idle.filter(storefront_id=storefront_id)
+        waiting = idle.annotate(
+            first_due=Subquery(due.values("pk")[:1]), first_due_at=Subquery(due.values("next_attempt_at")[:1])
+        ).filter(first_due__isnull=False)
+        endpoints = list(
+            waiting.select_for_update(skip_locked=True, of=("self",)).order_by("first_due_at")
+            .values_list("pk", "first_due")[: max(0, min(limit, room))]
         )
-        chosen: dict[int, tuple[int, int]] = {}
-        for pk, storefront, claim in due:
-            if storefront not in chosen and len(chosen) < limit:
-                chosen[storefront] = (pk, claim)
-        StorefrontEvent.objects.filter(pk__in=[pk for pk, _ in chosen.values()]).update(
-            claim=F("claim") + 1, claimed_until=now + delivery_lease()
-        )
-    return [(pk, claim + 1) for pk, claim in chosen.values()]
+        claims = []
+        for endpoint_pk, event_pk in endpoints:
+            claim = 1 + StorefrontEvent.objects.values_list("claim", flat=True).get(pk=event_pk)
+            until = now + delivery_lease()
+            StorefrontEvent.objects.filter(pk=event_pk).update(claim=claim, claimed_until=until)
+            NotificationEndpoint.objects.filter(pk=endpoint_pk).update(
+                in_flight=_token(event_pk, claim), in_flight_until=until)
+            claims.append((event_pk, claim))
+    return claims
+
+
+def _token(event_pk: int, claim: int) -> str:
+    return f"{event_pk}:{claim}"
+
+
+def _release(event_pk: int, claim: int) -> None:
+    """The delivery of this claim is over: its endpoint may take the next (unless another claim
+    holds it already, after this one's lease ran out)."""
+    NotificationEndpoint.objects.filter(in_flight=_token(event_pk, claim)).update(in_flight="", in_flight_until=None)
 
 
 def event_claim_next(*, after_event_pk: int) -> Claim | None:
@@ -190,6 +219,7 @@ def event_deliver(*, event_pk: int, claim: int) -> str:
         .filter(pk=event_pk, claim=claim, delivery=Delivery.PENDING).first()
     )
     if event is None:
+        _release(event_pk, claim)  # e.g. sent again by staff before this message ran
         return "not claimed"
     endpoint = getattr(event.storefront, "notification_endpoint", None)
     if endpoint is None:
@@ -197,8 +227,11 @@ def event_deliver(*, event_pk: int, claim: int) -> str:
             delivery=Delivery.NO_ENDPOINT, claimed_until=None, next_attempt_at=None
         )
         return Delivery.NO_ENDPOINT
-    answer = _post(endpoint, event)
-    return _record(event, endpoint, claim, answer)
+    try:
+        answer = _post(endpoint, event)
+        return _record(event, endpoint, claim, answer)
+    finally:
+        _release(event_pk, claim)
 
 
 def _post(endpoint: NotificationEndpoint, event: StorefrontEvent) -> Answer:
@@ -215,14 +248,31 @@ def _post(endpoint: NotificationEndpoint, event: StorefrontEvent) -> Answer:
         "content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": event.public_id,
         "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signature,
     }
+    started = time.monotonic()
     try:
-        with _http.post(endpoint.url, data=payload.encode(), headers=headers, allow_redirects=False, stream=True,
-                        timeout=(settings.NOTIFY_TIMEOUT, settings.NOTIFY_TIMEOUT)) as response:
-            excerpt = next(response.iter_content(500, decode_unicode=False), b"")
-            return Answer(ok=200 <= response.status_code < 300, status_code=response.status_code,
-                          excerpt=excerpt[:500].decode("utf-8", "replace"))
-    except requests.RequestException as exc:
+        # A session of its own per delivery: no cookie jar shared between storefronts. With the
+        # SSRF filter on, requests-hardened connects to the address it checked (no DNS rebinding).
+        with _session() as http, http.post(
+            endpoint.url, data=payload.encode(), headers=headers, allow_redirects=False, stream=True,
+            timeout=(settings.NOTIFY_TIMEOUT, settings.NOTIFY_TIMEOUT),
+        ) as response:
+            excerpt = next(response.iter_content(500, decode_unicode=False), b"")[:500].decode("utf-8", "replace")
+    except Exception as exc:  # noqa: BLE001 (a refused address, a timeout, the task's time limit: all a failed try)
         return Answer(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
+    took = time.monotonic() - started
+    if took > settings.NOTIFY_TIMEOUT:
+        return Answer(ok=False, status_code=response.status_code, excerpt=excerpt,
+                      error=f"answered after {took:.1f} s; a delivery counts within {settings.NOTIFY_TIMEOUT:g} s")
+    return Answer(ok=200 <= response.status_code < 300, status_code=response.status_code, excerpt=excerpt)
+
+
+def _session() -> requests.Session:
+    http = HTTPSession(Config(
+        ip_filter_enable=not settings.NOTIFY_ALLOW_PRIVATE_URLS, ip_filter_allow_loopback_ips=False,
+        never_redirect=True, default_timeout=(settings.NOTIFY_TIMEOUT, settings.NOTIFY_TIMEOUT),
+    ))
+    http.trust_env = False  # no proxy, netrc or CA settings from the environment: nothing of ours goes out
+    return http
 
 
 def _record(event: StorefrontEvent, endpoint: NotificationEndpoint, claim: int, answer: Answer) -> str:
@@ -262,11 +312,24 @@ def _endpoint_health(endpoint_pk: int, *, ok: bool, now: datetime) -> None:
     endpoint.save(update_fields=["failing_since", "disabled_at", "updated_at"])
 
 
+def endpoints_disable_failing(*, now: datetime) -> int:
+    """Disable the endpoints failing for NOTIFY_DISABLE_AFTER, even those with nothing left to send
+    (their last event given up): run by every sweep. Returns how many were disabled."""
+    cutoff = now - settings.NOTIFY_DISABLE_AFTER
+    failing = NotificationEndpoint.objects.filter(disabled_at__isnull=True, failing_since__lte=cutoff)
+    return failing.update(disabled_at=now)
+
+
 def events_send_again(*, event_pks: list[int]) -> int:
     """Staff's "send again": each event is due now with a fresh run of retries, whatever became of
-    it (delivered, given up, or still retrying). Returns how many will go."""
+    it (delivered, given up, or still retrying). An event in flight keeps its claim: that delivery's
+    outcome is still recorded (delivered, or a first failed try of the new run), and its endpoint
+    stays busy until it ends. Returns how many will go."""
+    now = timezone.now()
     with_endpoint = NotificationEndpoint.objects.values("storefront_id")
-    return StorefrontEvent.objects.filter(pk__in=event_pks, storefront_id__in=with_endpoint).update(
-        delivery=Delivery.PENDING, attempts=0, next_attempt_at=timezone.now(), claimed_until=None,
-        claim=F("claim") + 1,
+    chosen = StorefrontEvent.objects.filter(pk__in=event_pks, storefront_id__in=with_endpoint)
+    fresh = {"delivery": Delivery.PENDING, "attempts": 0, "next_attempt_at": now}
+    in_flight = chosen.filter(delivery=Delivery.PENDING, claimed_until__gt=now).update(**fresh)
+    return in_flight + chosen.exclude(delivery=Delivery.PENDING, claimed_until__gt=now).update(
+        **fresh, claimed_until=None, claim=F("claim") + 1,
     )

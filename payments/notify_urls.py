@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 from urllib.parse import urlsplit
+
+from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES
 
 
 class UrlRefused(ValueError):
@@ -28,8 +31,22 @@ def check_notification_url(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     for *_, sockaddr in found:
-        address = ipaddress.ip_address(sockaddr[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            raise UrlRefused(f"The URL's host resolves to {address}, which is not a public address.")
+        for address in _with_embedded_ipv4(ipaddress.ip_address(sockaddr[0])):
+            _refuse_non_public(address)
+
+
+def _with_embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[Any]:
+    """The address, and the IPv4 address inside an IPv4-mapped, -compatible or -translated IPv6 one."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return [address]
+    if address.ipv4_mapped:
+        return [address.ipv4_mapped]
+    if int(address) >> 32 in (0, 0xFFFF0000):  # ::a.b.c.d and ::ffff:0:a.b.c.d
+        return [address, ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return [address]
+
+
+def _refuse_non_public(address: Any) -> None:
+    # requests-hardened's list adds NAT64, 6to4 and the like, whose IPv6 forms can reach IPv4 inside.
+    if not address.is_global or address.is_multicast or any(address in net for net in EXTRA_BLOCKED_NET_RANGES):
+        raise UrlRefused(f"The URL's host resolves to {address}, which is not a public address.")

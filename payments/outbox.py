@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.documents import api_time, checkout_document, refund_document
-from payments.models import Checkout, NotificationEndpoint, Refund, StorefrontEvent
+from payments.models import Checkout, NotificationEndpoint, Refund, Storefront, StorefrontEvent
 from payments.states import CheckoutStatus, RefundStatus
 
 # A checkout's new status → its event. Back to `open` means the live attempt failed.
@@ -47,6 +47,7 @@ def _add(checkout: Checkout, event_type: str, extra: dict[str, Any]) -> Storefro
         raise RuntimeError("A storefront event is written only inside the transaction of its change.")
     checkout.event_sequence += 1
     Checkout.objects.filter(id=checkout.id).update(event_sequence=checkout.event_sequence)
+    position = next_position(checkout.storefront_id)
     public_id = f"evt_{uuid.uuid4().hex}"
     now = timezone.now()
     body = {
@@ -56,7 +57,18 @@ def _add(checkout: Checkout, event_type: str, extra: dict[str, Any]) -> Storefro
     has_endpoint = NotificationEndpoint.objects.filter(storefront_id=checkout.storefront_id).exists()
     return StorefrontEvent.objects.create(
         public_id=public_id, storefront_id=checkout.storefront_id, checkout=checkout, type=event_type,
-        sequence=checkout.event_sequence, body=body, created_at=now,
+        sequence=checkout.event_sequence, position=position, body=body, created_at=now,
         delivery=StorefrontEvent.Delivery.PENDING if has_endpoint else StorefrontEvent.Delivery.NO_ENDPOINT,
         next_attempt_at=now if has_endpoint else None,
     )
+
+
+def next_position(storefront_id: int) -> int:
+    """The storefront's next event position. The row stays locked until the caller's transaction
+    ends, so positions commit in the order they are taken (one short wait per event of a storefront)."""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(  # the table's name is our own, not input
+            f"UPDATE {Storefront._meta.db_table} SET event_position = event_position + 1 WHERE id = %s "  # noqa: S608
+            "RETURNING event_position", [storefront_id],
+        )
+        return int(cursor.fetchone()[0])

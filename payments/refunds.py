@@ -19,7 +19,7 @@ from payments.models import Checkout, PaymentAttempt, Refund
 from payments.money import format_money, has_currency_digits
 from payments.psp.types import PspProtocolError, PspRefund, PspRejected, PspUnavailable
 from payments.states import RefundStatus, can_move, is_final
-from payments.transitions import Cause, move_attempt, move_refund, record_creation
+from payments.transitions import Cause, move_attempt, move_refund, record_creation, report_refund
 
 logger = logging.getLogger(__name__)
 
@@ -147,9 +147,11 @@ def refund_apply(*, refund_id: uuid.UUID, answer: PspRefund, cause: Cause) -> Re
         refund.failure_code = "refund_failed" if target == RefundStatus.FAILED else refund.failure_code
         unfinished = target in (RefundStatus.PENDING, RefundStatus.STARTED)
         refund.next_poll_at = schedule.next_poll_at(target, refund.poll_count, timezone.now()) if unfinished else None
-        move_refund(checkout, refund, target, cause)
+        changed = move_refund(checkout, refund, target, cause, report=False)
         if refund.status == RefundStatus.SUCCEEDED:
             _raise_refunded_amount(checkout, attempt, cause)
+        if changed:
+            report_refund(checkout, refund)  # after the raise: the event shows the refund counted
     return refund
 
 

@@ -48,26 +48,20 @@ def checkout_refundable(*, checkout: Checkout) -> Refundable | None:
     return Refundable(attempt=attempt, left=attempt.amount - (committed or Decimal(0)))
 
 
-# An event is listed once it is this old: ids are taken in insert order, commits can land a moment
-# out of that order, and a reader paging with `after` must not step past one still committing.
-EVENTS_SETTLE = timedelta(seconds=2)
-
-
 def storefront_events_after(
-    *, storefront_id: int, after: str, limit: int, now: datetime
+    *, storefront_id: int, after: str, limit: int
 ) -> tuple[list[dict[str, Any]], bool] | None:
-    """The storefront's events after the one whose id is `after` ("" for the first), oldest first,
-    at most `limit`, and whether more follow; None when `after` is not one of its events."""
-    events = StorefrontEvent.objects.filter(storefront_id=storefront_id, created_at__lte=now - EVENTS_SETTLE).exclude(
-        type="test.ping"
-    )
+    """The storefront's events after the one whose id is `after` ("" for the first), in commit
+    order (their `position`), at most `limit`, and whether more follow; None when `after` is not
+    one of its events. Positions commit in order, so paging never steps past a later commit."""
+    events = StorefrontEvent.objects.filter(storefront_id=storefront_id).exclude(type="test.ping")
     if after:
         start = StorefrontEvent.objects.filter(storefront_id=storefront_id, public_id=after).values_list(
-            "pk", flat=True).first()
+            "position", flat=True).first()
         if start is None:
             return None
-        events = events.filter(pk__gt=start)
-    page = list(events.order_by("pk").values_list("body", flat=True)[: limit + 1])
+        events = events.filter(position__gt=start)
+    page = list(events.order_by("position").values_list("body", flat=True)[: limit + 1])
     return page[:limit], len(page) > limit
 
 

@@ -3,12 +3,18 @@ delivery (`payments.notifications`) and the pruning services."""
 
 from __future__ import annotations
 
+import math
 import uuid
 
 from celery import shared_task
 from django.conf import settings
 
-from payments.notifications import event_claim_next, event_deliver, events_claim_due
+from payments.notifications import (
+    delivery_time_limit,
+    event_claim_next,
+    event_deliver,
+    events_claim_due,
+)
 from payments.polling import attempt_poll, attempts_claim_due, poll_batch_size, refund_poll, refunds_claim_due
 from payments.psp_calls import psp_calls_prune
 
@@ -51,7 +57,9 @@ def deliver_due_events() -> int:
     return len(claims)
 
 
-@shared_task
+# The soft limit cuts a delivery off soon after NOTIFY_TIMEOUT (recorded as a failed try); the hard
+# one is what the claim's lease outlasts (payments/notifications.py).
+@shared_task(soft_time_limit=math.ceil(settings.NOTIFY_TIMEOUT) + 2, time_limit=math.ceil(delivery_time_limit()))
 def deliver_event(event_pk: int, claim: int) -> str:
     outcome = event_deliver(event_pk=event_pk, claim=claim)
     # An endpoint that answers gets its next event at once; one that fails waits for the sweep.

@@ -102,13 +102,20 @@ def follow_attempt(checkout: Checkout, attempt: PaymentAttempt, cause: Cause, *,
     move_checkout(checkout, target, cause)
 
 
-def move_refund(checkout: Checkout, refund: Refund, target: str, cause: Cause) -> bool:
+def move_refund(checkout: Checkout, refund: Refund, target: str, cause: Cause, *, report: bool = True) -> bool:
+    """Move the refund; with `report=False` the caller reports it (`report_refund`) once the rest of
+    its change is made, so that the storefront's event shows the checkout as it commits."""
     changed = refund.status != target
     if changed:
         check_move("refund", refund.status, target)
         old, refund.status = refund.status, target
         _record(checkout, "refund", old, target, cause, attempt=refund.attempt, refund=refund)
     refund.save()
-    if changed:
-        outbox_refund_ended(checkout, refund)
+    if changed and report:
+        report_refund(checkout, refund)
     return changed
+
+
+def report_refund(checkout: Checkout, refund: Refund) -> None:
+    """The storefront's event for a refund that reached a final status (none for other moves)."""
+    outbox_refund_ended(checkout, refund)

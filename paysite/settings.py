@@ -118,6 +118,9 @@ NOTIFY_SWEEP_INTERVAL = env.float("NOTIFY_SWEEP_INTERVAL", default=2.0)
 # The retry schedule (5 s … 10 h) times this: 1 in production; end-to-end tests shrink it.
 NOTIFY_RETRY_SCALE = env.float("NOTIFY_RETRY_SCALE", default=1.0)
 NOTIFY_BATCH_SIZE = env.int("NOTIFY_BATCH_SIZE", default=50)
+# Deliveries in flight at once, over all endpoints (each endpoint has one at most): keep it below the
+# worker pool's size, so that dead shops never take every slot from the PSP's webhooks and polls.
+NOTIFY_MAX_IN_FLIGHT = env.int("NOTIFY_MAX_IN_FLIGHT", default=4)
 
 # --- The mid-office (Django admin) ----------------------------------------------------------
 # Failed staff sign-ins allowed within the window, per username and address, and per address

@@ -11,6 +11,7 @@ from django.utils import timezone
 from checkout.models import Checkout, Storefront
 from payments.models import NotificationEndpoint, PaymentAttempt, StorefrontEvent
 from payments.notifications import new_secret
+from payments.outbox import next_position
 from payments.states import AttemptStatus, CheckoutStatus, checkout_status_for
 
 PSP = "http://psp.test"
@@ -82,6 +83,7 @@ def make_event(storefront: Storefront, checkout: Checkout | None = None, **field
         "storefront": storefront.name}
     values: dict[str, Any] = {
         "public_id": public_id, "type": event_type, "sequence": sequence, "next_attempt_at": timezone.now(),
+        "position": next_position(storefront.id),
         "body": {"id": public_id, "type": event_type, "created_at": "2026-11-30T07:00:00Z", "sequence": sequence,
                  "data": data},
     }

@@ -22,7 +22,6 @@ from checkout.tests.factories import make_api_key, make_checkout
 from payments.locks import lock_attempt, lock_checkout
 from payments.models import NotificationEndpoint, StorefrontEvent
 from payments.notifications import (
-    _http,
     delivery_lease,
     endpoint_set,
     event_deliver,
@@ -88,11 +87,9 @@ class Receiver:
 def receiver(settings) -> Iterator[Receiver]:  # type: ignore[no-untyped-def]
     settings.NOTIFY_ALLOW_PRIVATE_URLS = True
     settings.NOTIFY_TIMEOUT = 2
-    _http.cookies.clear()
     server = Receiver()
     yield server
     server.server.shutdown()
-    _http.cookies.clear()
 
 
 def _paid_event(storefront_name: str = "shop") -> StorefrontEvent:
@@ -195,7 +192,12 @@ def test_a_slow_answering_endpoint_never_holds_more_than_one_delivery_in_flight(
     took = time.monotonic() - started
     assert not (still_in_flight and second_claims), (
         f"the endpoint had two deliveries in flight: the first ran {took:.1f} s with NOTIFY_TIMEOUT 0.5 s")
-    assert took <= 2 * settings.NOTIFY_TIMEOUT + 1, f"one delivery held a worker for {took:.1f} s"
+    # In a worker the task's soft time limit (NOTIFY_TIMEOUT + 2 s, payments/tasks.py) cuts the
+    # drip off; called directly, as here, it runs on, and an answer that came too late is a failed
+    # try, recorded (not thrown away), never counted as delivered.
+    assert outcome == ["pending"]
+    event = StorefrontEvent.objects.get(pk=pk)
+    assert (event.attempts, event.last_error.startswith("answered after")) == (1, True)
 
 
 # --- 4. Two claimers at once (the beat's sweep and a worker's chained claim) ------------------
@@ -274,23 +276,31 @@ def test_catching_up_never_steps_past_an_event_whose_transaction_commits_late(se
         finally:
             connection.close()
 
-    thread = threading.Thread(target=slow_change)
-    thread.start()
+    def fast_change() -> None:
+        try:
+            with transaction.atomic():
+                checkout, locked = lock_attempt(fast_attempt.id)
+                move_attempt(checkout, locked, AttemptStatus.SUCCEEDED, CAUSE)  # waits for the slow one's commit
+        finally:
+            connection.close()
+
+    slow = threading.Thread(target=slow_change)
+    slow.start()
     assert written.wait(10)
-    with transaction.atomic():
-        checkout, locked = lock_attempt(fast_attempt.id)
-        move_attempt(checkout, locked, AttemptStatus.SUCCEEDED, CAUSE)
-    later = timezone.now() + timedelta(seconds=3)  # the reader comes 3 s later: past the 2 s margin
-    first_page = storefront_events_after(storefront_id=storefront_id, after="", limit=100, now=later)
+    fast = threading.Thread(target=fast_change)
+    fast.start()
+    fast.join(1)
+    assert fast.is_alive(), "a second event of the storefront took its position before the first one committed"
+    first_page = storefront_events_after(storefront_id=storefront_id, after="", limit=100)
     go_on.set()
-    thread.join(10)
-    assert first_page is not None
-    seen = [event["id"] for event in first_page[0]]
-    next_page = storefront_events_after(storefront_id=storefront_id, after=seen[-1], limit=100, now=later)
-    assert next_page is not None
-    seen += [event["id"] for event in next_page[0]]
-    every = list(StorefrontEvent.objects.filter(storefront_id=storefront_id).values_list("public_id", flat=True))
-    assert sorted(seen) == sorted(every), "the catch-up API never listed an event that committed late"
+    slow.join(10)
+    fast.join(10)
+    assert first_page == ([], False)  # nothing committed yet: nothing listed, nothing stepped past
+    page, _more = storefront_events_after(storefront_id=storefront_id, after="", limit=100) or ([], False)
+    every = list(StorefrontEvent.objects.filter(storefront_id=storefront_id).order_by("position")
+                 .values_list("public_id", "position"))
+    assert [event["id"] for event in page] == [public_id for public_id, _position in every]
+    assert [position for _id, position in every] == [1, 2]
 
 
 # --- 7. The refund event's data is a checkout that never existed --------------------------------
