@@ -2,6 +2,9 @@
 # virtual environment they need first. `make lint` and `make bench` are the others.
 
 PYTHON ?= python3
+# Two test processes (pytest-xdist), one per core: the end-to-end tests wait on real processes
+# (PSP, worker, emulator), so the suite takes about half as long. PYTEST_ARGS= runs it serially.
+PYTEST_ARGS ?= -n 2
 VENV := .venv
 BIN := $(VENV)/bin
 
