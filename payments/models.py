@@ -396,6 +396,8 @@ class StorefrontEvent(models.Model):
     # worker off (compare-and-set), as the PSP poller's claims do.
     claim = models.PositiveIntegerField(default=0)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Staff asked to send it again while a delivery was in flight: once that one ends, it goes again.
+    send_again = models.BooleanField(default=False)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_answer = models.CharField(max_length=500, blank=True, help_text="The start of the endpoint's last answer.")

@@ -286,7 +286,10 @@ def _record(event: StorefrontEvent, endpoint: NotificationEndpoint, claim: int, 
         current.last_attempt_at, current.last_status_code = now, answer.status_code
         current.last_answer, current.last_error = answer.excerpt, answer.error
         current.claimed_until = None
-        if answer.ok:
+        if current.send_again:  # staff asked for one more while this try was in flight: a fresh run, now
+            current.send_again, current.attempts, current.next_attempt_at = False, 0, now
+            current.delivered_at = now if answer.ok else current.delivered_at
+        elif answer.ok:
             current.delivery, current.delivered_at, current.next_attempt_at = Delivery.DELIVERED, now, None
         elif current.attempts > len(RETRY_DELAYS):
             current.delivery, current.next_attempt_at = Delivery.GIVEN_UP, None
@@ -323,13 +326,12 @@ def endpoints_disable_failing(*, now: datetime) -> int:
 def events_send_again(*, event_pks: list[int]) -> int:
     """Staff's "send again": each event is due now with a fresh run of retries, whatever became of
     it (delivered, given up, or still retrying). An event in flight keeps its claim: that delivery's
-    outcome is still recorded (delivered, or a first failed try of the new run), and its endpoint
-    stays busy until it ends. Returns how many will go."""
+    outcome is still recorded, its endpoint stays busy until it ends, and then the event goes again
+    with a fresh run. Returns how many will go."""
     now = timezone.now()
     with_endpoint = NotificationEndpoint.objects.values("storefront_id")
     chosen = StorefrontEvent.objects.filter(pk__in=event_pks, storefront_id__in=with_endpoint)
-    fresh = {"delivery": Delivery.PENDING, "attempts": 0, "next_attempt_at": now}
-    in_flight = chosen.filter(delivery=Delivery.PENDING, claimed_until__gt=now).update(**fresh)
+    in_flight = chosen.filter(delivery=Delivery.PENDING, claimed_until__gt=now).update(send_again=True)
     return in_flight + chosen.exclude(delivery=Delivery.PENDING, claimed_until__gt=now).update(
-        **fresh, claimed_until=None, claim=F("claim") + 1,
+        delivery=Delivery.PENDING, attempts=0, next_attempt_at=now, claimed_until=None, claim=F("claim") + 1,
     )

@@ -247,7 +247,11 @@ def test_send_again_of_an_event_in_flight_does_not_start_a_second_delivery_to_it
     (pk, claim), = events_claim_due(limit=50)  # a worker is POSTing it now
     events_send_again(event_pks=[event.pk])  # staff press "send again" meanwhile
     assert events_claim_due(limit=50) == [], "the endpoint got a second delivery while one was in flight"
-    assert event_deliver(event_pk=pk, claim=claim) == "delivered", "the in-flight delivery's outcome was lost"
+    assert event_deliver(event_pk=pk, claim=claim) == "pending"  # delivered, and due again as staff asked
+    event.refresh_from_db()
+    assert (event.last_status_code, event.attempts, event.send_again) == (200, 0, False), (
+        "the in-flight delivery's outcome was lost")
+    assert [event_deliver(event_pk=p, claim=c) for p, c in events_claim_due(limit=50)] == ["delivered"]
 
 
 # --- 6. The catch-up API pages past an event that commits late --------------------------------
