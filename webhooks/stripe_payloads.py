@@ -8,7 +8,7 @@ import re
 
 import stripe
 
-from payments.psp.stripe import redacted
+from payments.psp.parse import redact
 from webhooks.payloads import Event, NotAnEvent, read_json
 from webhooks.signature import MalformedHeaders, StaleTimestamp, VerificationError
 
@@ -49,5 +49,5 @@ def stripe_event_read(body: bytes) -> Event:
         raise NotAnEvent("the event has no object in data")
     found = obj.get("id")
     object_id = found if isinstance(found, str) else ""  # a Balance, for one, has no id
-    stored = json.dumps(redacted(payload), ensure_ascii=False, separators=(",", ":"))
+    stored = json.dumps(redact(payload), ensure_ascii=False, separators=(",", ":"))
     return Event(id=event_id, type=event_type, object_id=object_id[:128], stored_body=stored)

@@ -10,7 +10,7 @@ from typing import Any
 from payments.money import InvalidMoney, parse_amount
 from payments.psp.types import PspPayment, PspProtocolError, PspRefund, PspSession
 
-_SECRET_KEYS = frozenset({"token", "authorization", "api_key", "secret"})
+_SECRET_KEYS = frozenset({"token", "authorization", "api_key", "secret", "client_secret"})  # client_secret: Stripe
 # A session token wherever it appears in free text: a URL path, an error message, a log line; and a
 # Stripe PaymentIntent's client secret (`pi_…_secret_…`), which Stripe's 3-D Secure URLs carry.
 _TOKEN_IN_TEXT = re.compile(r"tok_[A-Za-z0-9_\-]+|[A-Za-z0-9]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+")

@@ -382,12 +382,11 @@ def _pooled_session() -> requests.Session:
 
 
 # --- The timeline: every exchange, redacted -------------------------------------------------
-_SECRET_FIELDS = re.compile(r"(client_secret|secret)", re.IGNORECASE)
 
 
 class _RecordingClient(stripe.RequestsClient):
     """The SDK's `requests` client, telling the observer about each exchange (no headers, so
-    never the secret key; the client secret of a PaymentIntent masked)."""
+    never the secret key; client secrets masked by the port's one redactor, `parse.redact`)."""
 
     def __init__(self, *, timeout: tuple[float, float], session: requests.Session, observer: Observer | None):
         super().__init__(timeout=timeout, session=session)
@@ -425,8 +424,9 @@ class _RecordingClient(stripe.RequestsClient):
         body = dict(parse_qsl(form)) if isinstance(form, str) and form else None
         record = CallRecord(
             method=method.upper(), path=parts.path + (f"?{parts.query}" if parts.query else ""),
-            idempotency_key=(headers or {}).get("Idempotency-Key", ""), request_body=_redact(body),
-            status_code=status, response_body=_redact(answer), duration_ms=int((time.monotonic() - started) * 1000),
+            idempotency_key=(headers or {}).get("Idempotency-Key", ""), request_body=parse.redact(body),
+            status_code=status, response_body=parse.redact(answer),
+            duration_ms=int((time.monotonic() - started) * 1000),
             error=error[:500], context=getattr(self.local, "context", {}),
         )
         try:
@@ -446,21 +446,6 @@ class _Recording:
         self.local.context = {}
 
 
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _mask(item) if _SECRET_FIELDS.search(str(key)) else _redact(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact(item) for item in value]
-    if isinstance(value, str):  # Stripe's 3-D Secure URLs carry the client secret in their query
-        return parse.mask_tokens(value)
-    return value
-
-
-def _mask(value: Any) -> str:
-    text = str(value)
-    return f"…{text[-4:]}" if len(text) > 8 else "…"
-
-
 # --- Events: hints about which object to read again ------------------------------------------
 def event_subject(event: Mapping[str, Any]) -> tuple[str, str]:
     """(PaymentIntent id, Refund id) that a Stripe event is about, "" for none. The event's
@@ -476,8 +461,3 @@ def event_subject(event: Mapping[str, Any]) -> tuple[str, str]:
     if kind == "refund":
         return _id_of(obj.get("payment_intent")), object_id
     return "", ""
-
-
-def redacted(value: Any) -> Any:
-    """A Stripe object fit for storing and showing: client secrets cut to four characters."""
-    return _redact(value)
