@@ -91,9 +91,11 @@ def test_a_failed_delivery_is_retried_with_the_same_id_and_body_re_signed(psp: P
     assert timestamps[-1] > timestamps[0]
     # and the gaps follow the schedule scaled by 0.001: 5 ms, 0.3 s, 1.8 s
     gaps = [b.received_at - a.received_at for a, b in pairwise(deliveries)]
-    # (the receiver notes a delivery once its body is read, so it may see a gap a little shorter
-    # than the sandbox scheduled from its own clock: hence a tolerance, widest on the shortest)
-    assert gaps[0] >= 0.005 * 0.8
+    # (the receiver notes a delivery once its thread has read the body, so it may see a gap a little
+    # shorter than the sandbox scheduled from its own clock: hence a tolerance, widest on the
+    # shortest; with the suite on two processes a thread's start lags by a millisecond or so: 3.95 ms
+    # was seen for the 5 ms gap)
+    assert gaps[0] >= 0.005 * 0.5
     assert gaps[1] >= 0.3 * 0.95
     assert gaps[2] >= 1.8 * 0.95
     # and after a 2xx there is no further attempt
