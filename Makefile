@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -n 2
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run stripe-emulator test lint bench-psp bench-admin bench-recovery bench clean
+.PHONY: run stripe-emulator test lint bench-hot bench-psp bench-admin bench-recovery bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,11 @@ bench-admin: $(VENV)/.dev
 bench-recovery: $(VENV)/.dev
 	DEBUG=true $(BIN)/python -m bench.recovery_db_restart
 
-bench: bench-psp bench-admin
+# The hot paths under load as ratios to a hello-world Django on the same gunicorn (issue 14).
+bench-hot: $(VENV)/.dev
+	$(BIN)/python -m bench.hot_paths
+
+bench: bench-hot bench-psp bench-admin
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -18,9 +18,8 @@ import os
 import statistics
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
+from bench.database import drop_database, recreate_database
 
 SIZES = (10_000, 1_000_000)
 RUNS = 15
@@ -77,22 +76,11 @@ FROM rows
 """
 
 
-def recreate_database() -> None:
-    parts = urlsplit(URL)
-    server = urlunsplit(parts._replace(path="/postgres"))
-    name = parts.path.lstrip("/")
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database() -> None:
+def drop_all() -> None:
     from django.db import connections
 
     connections.close_all()
-    parts = urlsplit(URL)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+    drop_database(URL)
 
 
 def setup_django() -> None:
@@ -142,7 +130,7 @@ def explain(sql: str) -> str:
 
 
 def main() -> int:
-    recreate_database()
+    recreate_database(URL)
     setup_django()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -168,7 +156,7 @@ def main() -> int:
             "SELECT id FROM checkout_checkout WHERE reference::text LIKE 'order-000424%' ORDER BY created_at DESC"))
     finally:
         if not os.environ.get("BENCH_KEEP"):  # keep it to look at plans by hand
-            drop_database()
+            drop_all()
     small, large = SIZES
     print(f"\n| page | {small:,}: ms | queries | {large:,}: ms | queries | ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
