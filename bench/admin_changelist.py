@@ -49,21 +49,22 @@ WITH rows AS (
            ((i %% 9000) + 100)::numeric / 100 AS amount
     FROM generate_series(%(low)s, %(high)s - 1) AS i
 ), storefront AS (
-    INSERT INTO checkout_storefront (name, created_at) VALUES ('bench', now())
+    INSERT INTO checkout_storefront (name, event_position, created_at) VALUES ('bench', 0, now())
     ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id
 ), checkouts AS (
     INSERT INTO checkout_checkout (id, amount, currency, description, reference, psp_token, expires_at, status,
-                                   success_url, failure_url, storefront_id, created_at, updated_at)
+                                   success_url, failure_url, storefront_id, psp_provider, event_sequence,
+                                   created_at, updated_at)
     SELECT md5(h || 'c')::uuid, amount, currency, 'Order ' || i, 'order-' || lpad(i::text, 7, '0'), 'tok_' || h,
            at + interval '1 day',
            CASE status WHEN 'succeeded' THEN 'paid' WHEN 'failed' THEN 'open' ELSE 'processing' END, '', '',
-           (SELECT id FROM storefront), at, at
+           (SELECT id FROM storefront), 'generic', 0, at, at
     FROM rows
 )
 INSERT INTO payments_paymentattempt (id, checkout_id, status, payment_method, amount, currency, psp_payment_id,
                                      psp_version, failure_code, action_url, refunded_amount, idempotency_key,
                                      next_poll_at, poll_count, poll_claim, review_note, psp_contradiction,
-                                     created_at, updated_at)
+                                     contradicting_payment_id, created_at, updated_at)
 SELECT md5(h || 'a')::uuid, md5(h || 'c')::uuid, status,
        (ARRAY['pm_card_visa', 'pm_card_mastercard', 'pm_bank_transfer', 'pm_card_3ds'])[i %% 4 + 1],
        amount, currency,
@@ -71,7 +72,7 @@ SELECT md5(h || 'a')::uuid, md5(h || 'c')::uuid, status,
        CASE WHEN status IN ('started', 'pending', 'requires_action') THEN now() + interval '1 minute' END,
        CASE WHEN status = 'needs_review' THEN 40 ELSE 0 END, 0,
        CASE WHEN status = 'needs_review' THEN 'No final status before PAYMENTS_POLL_GIVE_UP_AFTER.' ELSE '' END,
-       false, at, at
+       false, '', at, at
 FROM rows
 """
 

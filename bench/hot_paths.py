@@ -89,9 +89,9 @@ def _gunicorn(app: str, env: dict[str, str], log: Path) -> tuple[subprocess.Pope
     deadline = time.monotonic() + 30
     while True:
         try:
-            requests.get(f"http://{address}/healthz" if "paysite" in app else f"http://{address}/", timeout=1)
+            requests.get(f"http://{address}/healthz" if "paysite" in app else f"http://{address}/", timeout=5)
             return process, f"http://{address}"
-        except requests.ConnectionError:
+        except requests.RequestException:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(log.read_text()[-3000:]) from None
             time.sleep(0.2)
