@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg
 import requests
 
-from paysite.tests.processes import REPO, SANDBOX_KEY, SANDBOX_SECRET, RedisServer, Sandbox, Worker, _free_port
+from paysite.tests.processes import REPO, SANDBOX_KEY, SANDBOX_SECRET, RedisServer, Sandbox, Web, Worker, _free_port
 
 PG_BIN = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]) if Path("/usr/lib/postgresql").exists() else None
 METHODS = ["pm_bank_transfer", "pm_bank_transfer_silent", "pm_bank_transfer_fail"]
@@ -76,19 +76,6 @@ def _manage(env: dict[str, str], *args: str) -> str:
                           capture_output=True, text=True).stdout
 
 
-def _gunicorn(env: dict[str, str], address: str, log: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "paysite.wsgi", "--bind", address, "--workers", "2", "--threads", "4"],
-        cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while "Booting worker" not in log.read_text():
-        if time.monotonic() > deadline:
-            raise RuntimeError(log.read_text())
-        time.sleep(0.1)
-    return process
-
-
 def _final_count(url: str) -> int:
     try:
         with psycopg.connect(url, connect_timeout=2) as db:
@@ -114,9 +101,9 @@ def main() -> int:
     try:
         _manage(env, "migrate", "--noinput")
         key = _manage(env, "create_api_key", "drill").strip().splitlines()[-1]
-        address = f"127.0.0.1:{_free_port()}"
-        base = env["SITE_URL"] = f"http://{address}"
-        web = _gunicorn(env, address, folder / "web.log")
+        web = Web(env, folder / "web.log", options=("--workers", "2", "--threads", "4"))
+        base = env["SITE_URL"] = web.url
+        web.start()
         worker.env = env
         worker.start()
         shop = requests.Session()
@@ -164,8 +151,7 @@ def main() -> int:
     finally:
         worker.stop()
         if web is not None:
-            web.terminate()
-            web.wait(10)
+            web.stop()
         sandbox.stop()
         broker.kill()
         cluster.stop()

@@ -2,10 +2,6 @@
 gunicorn's timeout while the PSP holds a refund's answer, then the storefront's retry with the
 same Idempotency-Key. The PSP must end with one refund, made with one key."""
 
-import os
-import re
-import subprocess
-import sys
 import time
 
 import pytest
@@ -13,7 +9,7 @@ import requests
 
 from checkout.tests.factories import make_api_key
 from payments.models import PspCall, Refund
-from paysite.tests.processes import REPO, SANDBOX_KEY, SANDBOX_SECRET
+from paysite.tests.processes import SANDBOX_KEY, SANDBOX_SECRET, Web
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.postgres]
 
@@ -24,27 +20,15 @@ def gunicorn(transactional_db, sandbox, tmp_path):
     from conftest import _database_url
 
     env = {
-        **os.environ, "DATABASE_URL": _database_url(), "PSP_BASE_URL": sandbox.url, "PSP_API_KEY": SANDBOX_KEY,
+        "DATABASE_URL": _database_url(), "PSP_BASE_URL": sandbox.url, "PSP_API_KEY": SANDBOX_KEY,
         "PSP_WEBHOOK_SECRET": SANDBOX_SECRET, "DEBUG": "true", "IDEMPOTENCY_TAKEOVER_AFTER": "1",
         "PSP_TIMEOUT": "10", "SITE_URL": "http://127.0.0.1:8000",
     }
-    log = tmp_path / "gunicorn.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "paysite.wsgi", "--bind", "127.0.0.1:0", "--workers", "1",
-         "--timeout", "2", "--graceful-timeout", "1"],
-        cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while not (found := re.search(r"Listening at: (http://\S+)", log.read_text())):
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
-    url = found.group(1)
-    while "Booting worker" not in log.read_text():
-        time.sleep(0.1)
+    web = Web(env, tmp_path / "gunicorn.log", options=("--workers", "1", "--timeout", "2", "--graceful-timeout", "1"))
+    web.start()
     sandbox.clear_faults()
-    yield url, log
-    process.terminate()
-    process.wait(10)
+    yield web.url, web.log_path
+    web.stop()
     sandbox.clear_faults()
 
 

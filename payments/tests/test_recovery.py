@@ -5,18 +5,21 @@ poll interval, one longest poll delay and one poll lease of the fault's end, cha
 
 import contextlib
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from django.conf import settings as django_settings
 from django.db import connection
 
 from checkout.tests.factories import make_api_key
-from payments.models import PaymentAttempt, StatusChange
-from payments.polling import poll_lease
+from payments.models import PaymentAttempt
 from payments.states import FINAL_ATTEMPT_STATUSES
+from payments.tests.convergence import (
+    assert_as_the_psp_says_and_charged_once,
+    recovery_bound,
+    statuses,
+    wait_all_final,
+)
 from paysite.tests.processes import RedisServer, Worker
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.postgres, pytest.mark.redis]
@@ -80,34 +83,6 @@ def _pay_thirty(shop):
         return list(pool.map(shop.pay, range(30)))
 
 
-def _recovery_bound():
-    return (django_settings.PAYMENTS_POLL_INTERVAL + django_settings.PAYMENTS_POLL_MAX_DELAY
-            + poll_lease().total_seconds() + 5)
-
-
-def _wait_all_final(attempt_ids, seconds, every=lambda: None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if PaymentAttempt.objects.filter(id__in=attempt_ids, status__in=FINAL_ATTEMPT_STATUSES).count() == 30:
-            return time.monotonic() - (deadline - seconds)
-        every()
-        time.sleep(0.25)
-    return None
-
-
-def _assert_as_the_psp_says_and_charged_once(sandbox, attempt_ids):
-    for attempt in PaymentAttempt.objects.filter(id__in=attempt_ids).select_related("checkout"):
-        truth = sandbox.get(f"/v1/payments/{attempt.psp_payment_id}")
-        assert (attempt.status, attempt.psp_version) == (truth["status"], truth["version"])
-        payments = sandbox.get(f"/sandbox/sessions/{attempt.checkout.psp_token}/payments")
-        assert len(payments["data"]) == 1
-        assert StatusChange.objects.filter(attempt=attempt, to_status__in=FINAL_ATTEMPT_STATUSES).count() == 1
-
-
-def _statuses(attempt_ids):
-    return Counter(PaymentAttempt.objects.filter(id__in=attempt_ids).values_list("status", flat=True))
-
-
 class Supervised:
     """A worker kept running as systemd's `Restart=always` would: Celery's worker can exit on an
     unrecoverable error when its broker restarts in quick succession (kombu's Redis transport
@@ -142,11 +117,11 @@ def test_restarting_the_broker_again_and_again_loses_no_payment(shop, e2e, broke
             supervised.keep_alive()
         # then every payment ends as the PSP says, within about one poll round of the last restart
         # (plus a worker's start-up if the supervisor had to start it again)
-        took = _wait_all_final(attempt_ids, _recovery_bound() + 5, every=supervised.keep_alive)
-        assert took is not None, (_statuses(attempt_ids), supervised.worker.log()[-4000:])
-        print(f"converged {took:.1f} s after the last broker restart (bound {_recovery_bound() + 5:.1f} s; "
+        took = wait_all_final(attempt_ids, recovery_bound() + 5, every=supervised.keep_alive)
+        assert took is not None, (statuses(attempt_ids), supervised.worker.log()[-4000:])
+        print(f"converged {took:.1f} s after the last broker restart (bound {recovery_bound() + 5:.1f} s; "
               f"the worker was restarted {supervised.restarts} time(s))")
-        _assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
+        assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
     finally:
         supervised.stop()
 
@@ -168,10 +143,10 @@ def test_a_worker_killed_while_it_polls_is_replaced_without_a_long_wait(shop, e2
     second = Worker(worker_settings, tmp_path / "second.log").start()
     try:
         # then every payment ends as the PSP says within about one poll round and one poll lease
-        took = _wait_all_final(attempt_ids, _recovery_bound())
-        assert took is not None, (_statuses(attempt_ids), second.log()[-4000:])
-        print(f"converged {time.monotonic() - killed_at:.1f} s after the kill (bound {_recovery_bound():.1f} s)")
-        _assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
+        took = wait_all_final(attempt_ids, recovery_bound())
+        assert took is not None, (statuses(attempt_ids), second.log()[-4000:])
+        print(f"converged {time.monotonic() - killed_at:.1f} s after the kill (bound {recovery_bound():.1f} s)")
+        assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
     finally:
         second.stop()
 
@@ -186,10 +161,10 @@ def test_a_psp_down_for_ten_seconds_only_delays_the_payments(shop, e2e, broker, 
         e2e.clear_faults()
         recovered_at = time.monotonic()
         # then all end as the PSP says within one poll round of its return (polls only waited)
-        took = _wait_all_final(attempt_ids, _recovery_bound())
-        assert took is not None, (_statuses(attempt_ids), worker.log()[-4000:])
+        took = wait_all_final(attempt_ids, recovery_bound())
+        assert took is not None, (statuses(attempt_ids), worker.log()[-4000:])
         print(f"converged {time.monotonic() - recovered_at:.1f} s after the PSP came back")
-        _assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
+        assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
     finally:
         worker.stop()
 
@@ -209,9 +184,9 @@ def test_with_the_scheduler_down_nothing_is_polled_and_its_return_catches_up(
     worker = Worker(worker_settings, tmp_path / "worker.log").start()
     try:
         # then the overdue polls run at its first beats
-        took = _wait_all_final(attempt_ids, _recovery_bound())
-        assert took is not None, (_statuses(attempt_ids), worker.log()[-4000:])
+        took = wait_all_final(attempt_ids, recovery_bound())
+        assert took is not None, (statuses(attempt_ids), worker.log()[-4000:])
         print(f"converged {time.monotonic() - restarted_at:.1f} s after the scheduler came back")
-        _assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
+        assert_as_the_psp_says_and_charged_once(e2e, attempt_ids)
     finally:
         worker.stop()

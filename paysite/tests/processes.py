@@ -1,6 +1,7 @@
 """The real processes that end-to-end tests run beside the test process: the sandbox PSP, the Stripe
-emulator (localstripe) behind its test bridge, a Celery worker (with its beat) and a storefront's
-notification endpoint. They share nothing with the test process but the database, the broker and HTTP."""
+emulator (localstripe) behind its test bridge, the BPS's web (gunicorn), a Celery worker (with its
+beat) and a storefront's notification endpoint. They share nothing with the test process but the
+database, the broker and HTTP."""
 
 from __future__ import annotations
 
@@ -185,6 +186,32 @@ class StripeBridge:
         return response.json()
 
 
+class Web:
+    """`gunicorn paysite.wsgi` on a free port of loopback, in its own process group, with the settings
+    given (read at `start`). `url` is known before it starts, so that SITE_URL can name it."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path, *, options: tuple[str, ...] = ()):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env
+        self.log_path, self.options = log_path, options
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> Web:
+        command = [sys.executable, "-m", "gunicorn", "paysite.wsgi", "--bind", f"127.0.0.1:{self.port}", *self.options]
+        self.process = _start_logging(command, {**os.environ, **self.env}, self.log_path, "Booting worker", timeout)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
 class Worker:
     """`celery -A paysite worker -B` in its own process group, with the settings given."""
 
@@ -203,14 +230,7 @@ class Worker:
         ]
         if self.beat:
             command += ["--beat", "--schedule", str(self.log_path.with_suffix(".beat"))]
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while b" ready." not in self.log_path.read_bytes():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+        self.process = _start_logging(command, self.env, self.log_path, " ready.", timeout)
         return self
 
     def kill(self) -> None:
@@ -278,6 +298,20 @@ def _start_listening(command: list[str]) -> tuple[subprocess.Popen[str], str]:
         raise RuntimeError(f"{command[2]} did not start: {line!r}")
     threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
     return process, line.split(" listening on ", 1)[1].split()[0]
+
+
+def _start_logging(command: list[str], env: Mapping[str, str], log_path: Path, ready: str,
+                   timeout: float) -> subprocess.Popen[bytes]:
+    """Start a process in its own process group, its output appended to `log_path`, and wait until
+    the log says `ready`."""
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while ready not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{command[2]} did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+    return process
 
 
 def _stop(process: subprocess.Popen[str] | None) -> None:
