@@ -53,9 +53,10 @@ from paysite.tests.processes import (
     SANDBOX_SECRET,
     RedisServer,
     Sandbox,
+    Web,
     Worker,
-    _free_port,
     _start_listening,
+    _stop,
 )
 
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paysite_bench_hot")
@@ -80,29 +81,6 @@ class Stack:
     api_key: str
 
 
-def _gunicorn(app: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    address = f"127.0.0.1:{_free_port()}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", app, "-c", str(REPO / "gunicorn.conf.py"), "--bind", address],
-        cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"http://{address}/healthz" if "paysite" in app else f"http://{address}/", timeout=5)
-            return process, f"http://{address}"
-        except requests.RequestException:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(log.read_text()[-3000:]) from None
-            time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen[Any] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        process.wait(timeout=20)
-
-
 @contextmanager
 def stack(folder: Path) -> Iterator[Stack]:
     recreate_database(URL)
@@ -115,29 +93,27 @@ def stack(folder: Path) -> Iterator[Stack]:
         "PSP_BASE_URL": delay_url, "PSP_API_KEY": SANDBOX_KEY, "PSP_WEBHOOK_SECRET": SANDBOX_SECRET,
         "LOG_LEVEL": "WARNING",
     }
-    processes: list[subprocess.Popen[Any]] = [delay]
+    bps = Web(env, folder / "bps.log")
+    hello = Web({"DJANGO_SETTINGS_MODULE": "bench.hello_world"}, folder / "hello.log", app="bench.hello_world")
     worker = None
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO, env=env, check=True,
                        stdout=subprocess.DEVNULL)
         key = subprocess.run([sys.executable, "manage.py", "create_api_key", "bench"], cwd=REPO, env=env,
                              check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        port = _free_port()
-        env["SITE_URL"] = f"http://127.0.0.1:{port}"
-        bps, bps_url = _gunicorn("paysite.wsgi", env, folder / "bps.log")
-        processes.append(bps)
-        hello_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.hello_world"}
-        hello, hello_url = _gunicorn("bench.hello_world:application", hello_env, folder / "hello.log")
-        processes.append(hello)
+        env["SITE_URL"] = bps.url
+        bps.start()
+        hello.start()
         worker = Worker(env, folder / "worker.log").start()
         os.environ.update({name: env[name] for name in ("DATABASE_URL", "SECRET_KEY", "PSP_API_KEY",
                                                         "PSP_WEBHOOK_SECRET", "ALLOWED_HOSTS", "DEBUG")})
-        yield Stack(bps=bps_url, hello=hello_url, psp=delay_url, api_key=key)
+        yield Stack(bps=bps.url, hello=hello.url, psp=delay_url, api_key=key)
     finally:
         if worker is not None:
             worker.stop()
-        for process in reversed(processes):
-            _stop(process)
+        hello.stop()
+        bps.stop()
+        _stop(delay)
         sandbox.stop()
         broker.kill()
         drop_database(URL)

@@ -187,10 +187,13 @@ class StripeBridge:
 
 
 class Web:
-    """`gunicorn paysite.wsgi` on a free port of loopback, in its own process group, with the settings
-    given (read at `start`). `url` is known before it starts, so that SITE_URL can name it."""
+    """`gunicorn paysite.wsgi` (or another `app`) on a free port of loopback, in its own process group,
+    with the settings given (read at `start`) and the project's gunicorn.conf.py under `options`.
+    `url` is known before it starts, so that SITE_URL can name it."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, *, options: tuple[str, ...] = ()):
+    def __init__(self, env: Mapping[str, str], log_path: Path, *, options: tuple[str, ...] = (),
+                 app: str = "paysite.wsgi"):
+        self.app = app
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env
@@ -198,7 +201,7 @@ class Web:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> Web:
-        command = [sys.executable, "-m", "gunicorn", "paysite.wsgi", "--bind", f"127.0.0.1:{self.port}", *self.options]
+        command = [sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}", *self.options]
         self.process = _start_logging(command, {**os.environ, **self.env}, self.log_path, "Booting worker", timeout)
         return self
 
