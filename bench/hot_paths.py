@@ -19,7 +19,9 @@ project (bench/hello_world.py) on the same gunicorn configuration. Then, in orde
                     many were still waiting 5 s after the last one was answered
 
 Absolute figures swing with whatever else the machine runs; the ratios much less. No figure here
-is asserted anywhere: this prints, people read. BENCH_SCALE=0.25 runs a quick, smaller version.
+is asserted anywhere: this prints, people read. `python -m bench.hot_paths webhooks` runs one group
+of rows (creation, buy-now, webhooks; the baseline always); BENCH_SCALE=0.25 a smaller version;
+BENCH_WORKER_CONCURRENCY sets the Celery worker's pool size (the worker's own default otherwise).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from paysite.tests.processes import (
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paysite_bench_hot")
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 CONNECTIONS = 16
+WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "0"))  # 0: the worker's default
 PSP_DELAY_MS = 50
 COUNTS = {
     "hello": int(12_000 * SCALE), "checkouts": int(3_000 * SCALE), "latency": int(300 * SCALE),
@@ -91,7 +94,7 @@ def stack(folder: Path) -> Iterator[Stack]:
         **os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(40), "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": URL, "CELERY_BROKER_URL": broker.url, "CELERY_TASK_DEFAULT_QUEUE": "bench",
         "PSP_BASE_URL": delay_url, "PSP_API_KEY": SANDBOX_KEY, "PSP_WEBHOOK_SECRET": SANDBOX_SECRET,
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING", "CACHE_URL": f"{broker.url.rsplit('/', 1)[0]}/2",  # Redis, as production has it
     }
     bps = Web(env, folder / "bps.log")
     hello = Web({"DJANGO_SETTINGS_MODULE": "bench.hello_world"}, folder / "hello.log", app="bench.hello_world")
@@ -104,7 +107,7 @@ def stack(folder: Path) -> Iterator[Stack]:
         env["SITE_URL"] = bps.url
         bps.start()
         hello.start()
-        worker = Worker(env, folder / "worker.log").start()
+        worker = Worker(env, folder / "worker.log", concurrency=WORKER_CONCURRENCY).start()
         os.environ.update({name: env[name] for name in ("DATABASE_URL", "SECRET_KEY", "PSP_API_KEY",
                                                         "PSP_WEBHOOK_SECRET", "ALLOWED_HOSTS", "DEBUG")})
         yield Stack(bps=bps.url, hello=hello.url, psp=delay_url, api_key=key)
@@ -227,21 +230,27 @@ def waiting_events() -> int:
     return WebhookEvent.objects.filter(outcome=WebhookEvent.Outcome.RECEIVED).count()
 
 
-def measure(run_on: Stack) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
+def measure_baseline(run_on: Stack, figures: dict[str, Any]) -> None:
     set_psp_delay(run_on.psp, 0)
-    load.run(run_on.hello, hello_request, list(range(500)))  # warm both servers' workers
+    load.run(run_on.hello, hello_request, list(range(500)))  # warm the workers
     baseline = load.run(run_on.hello, hello_request, list(range(COUNTS["hello"])))
     figures["baseline"] = baseline.rate
     print(f"baseline: hello-world {baseline.rate:,.0f} requests/s (p50 {baseline.p50 * 1000:.1f} ms)", flush=True)
 
+
+def measure_creation(run_on: Stack, figures: dict[str, Any]) -> list[tuple[str, str]]:
+    set_psp_delay(run_on.psp, 0)
     load.run(run_on.bps, checkout_request(run_on.api_key), list(range(200)))  # warm-up
     creation, checkouts = create_checkouts(run_on, COUNTS["checkouts"])
-    figures["checkout creation"] = creation.rate / baseline.rate
+    figures["checkout creation"] = creation.rate / figures["baseline"]
     print(f"checkout creation: {creation.rate:,.1f}/s, p50 {creation.p50 * 1000:.1f} ms, "
           f"ratio {figures['checkout creation']:.3f} (errors {creation.errors()})", flush=True)
+    return checkouts
 
+
+def measure_buy_now(run_on: Stack, figures: dict[str, Any], checkouts: list[tuple[str, str]]) -> None:
     latency_count = COUNTS["latency"]
+    set_psp_delay(run_on.psp, 0)
     tokens = psp_sessions(run_on.psp, latency_count + len(checkouts))
     set_psp_delay(run_on.psp, PSP_DELAY_MS)
     direct = load.run(run_on.psp, psp_payment_request, tokens[:latency_count], connections=1, processes=1)
@@ -259,14 +268,27 @@ def measure(run_on: Stack) -> dict[str, Any]:
     print(f"Buy Now rate: {buy_now.rate:,.1f}/s = {figures['Buy Now rate']:.3f} of {ideal:.0f}/s, p50 "
           f"{buy_now.p50 * 1000:.1f} ms (errors {buy_now.errors()}); the PSP called directly: "
           f"{direct_rate.rate:,.1f}/s = {direct_rate.rate / ideal:.3f}", flush=True)
-
     set_psp_delay(run_on.psp, 0)
+
+
+def measure_webhooks(run_on: Stack, figures: dict[str, Any]) -> None:
     payments = seed_pending_attempts(COUNTS["events"])
     intake = load.run(run_on.bps, webhook_request, payments)
-    figures["webhook intake"] = intake.rate / baseline.rate
+    figures["webhook intake"] = intake.rate / figures["baseline"]
     print(f"webhook intake: {intake.rate:,.1f}/s, p50 {intake.p50 * 1000:.1f} ms, ratio "
           f"{figures['webhook intake']:.3f} (errors {intake.errors()})", flush=True)
     figures.update(drain(intake))
+
+
+def measure(run_on: Stack, rows: set[str]) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    measure_baseline(run_on, figures)
+    if rows & {"creation", "buy-now"}:
+        checkouts = measure_creation(run_on, figures)
+        if "buy-now" in rows:
+            measure_buy_now(run_on, figures, checkouts)
+    if "webhooks" in rows:
+        measure_webhooks(run_on, figures)
     return figures
 
 
@@ -295,17 +317,27 @@ def drain(intake: load.Run) -> dict[str, Any]:
 def report(figures: dict[str, Any]) -> None:
     print("\n| row | figure | goal |\n| --- | ---: | --- |")
     for row in ("checkout creation", "Buy Now rate", "webhook intake"):
-        print(f"| {row} | {figures[row]:.3f} of the baseline | {GOALS[row]} |")
+        if row in figures:
+            print(f"| {row} | {figures[row]:.3f} of the baseline | {GOALS[row]} |")
     for row in ("Buy Now p50 over PSP", "Buy Now p99 over PSP"):
-        print(f"| {row} | +{figures[row]:.1f} ms | {GOALS[row]} |")
-    print(f"| webhook processing | {figures['processing rate']:,.0f}/s vs intake {figures['intake rate']:,.0f}/s, "
-          f"{figures['backlog 5 s after']} left 5 s after | ≥ intake, 0 left |")
+        if row in figures:
+            print(f"| {row} | +{figures[row]:.1f} ms | {GOALS[row]} |")
+    if "processing rate" in figures:
+        print(f"| webhook processing | {figures['processing rate']:,.0f}/s vs intake {figures['intake rate']:,.0f}/s, "
+              f"{figures['backlog 5 s after']} left 5 s after | ≥ intake, 0 left |")
     print(f"\nbaseline: {figures['baseline']:,.0f} hello-world requests/s on this machine in this run")
 
 
+ROWS = ("creation", "buy-now", "webhooks")
+
+
 def main() -> int:
+    rows = set(sys.argv[1:]) or set(ROWS)
+    if not rows <= set(ROWS):
+        print(f"usage: python -m bench.hot_paths [{' | '.join(ROWS)}] ...  (all rows by default)")
+        return 2
     with tempfile.TemporaryDirectory(prefix="paysite-bench-") as folder, stack(Path(folder)) as running:
-        report(measure(running))
+        report(measure(running, rows))
     return 0
 
 

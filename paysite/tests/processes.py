@@ -228,7 +228,8 @@ class Worker:
     def start(self, timeout: float = 60) -> Worker:
         command = [
             sys.executable, "-m", "celery", "-A", "paysite", "worker", "--loglevel", "INFO",
-            "--concurrency", str(self.concurrency), "--queues", self.env["CELERY_TASK_DEFAULT_QUEUE"],
+            *(["--concurrency", str(self.concurrency)] if self.concurrency else []),  # 0: the settings' size
+            "--queues", self.env["CELERY_TASK_DEFAULT_QUEUE"],
             "--hostname", f"{worker_marker()}{time.monotonic_ns()}@%h", "--without-mingle", "--without-gossip",
         ]
         if self.beat:
