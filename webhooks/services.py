@@ -9,9 +9,12 @@ from django.db import IntegrityError, transaction
 
 from webhooks.models import WebhookEvent
 from webhooks.payloads import Event
-from webhooks.tasks import process_event
+from webhooks.doorbell import Doorbell
+from webhooks.tasks import process_events
 
 logger = logging.getLogger(__name__)
+# One per process: the recorded events' ids go to the workers in shared messages (webhooks/doorbell.py).
+doorbell = Doorbell(lambda event_pks: process_events.delay(event_pks))
 
 _KEPT_HEADERS = (
     "webhook-id", "webhook-timestamp", "webhook-signature", "stripe-signature", "content-type", "user-agent",
@@ -19,7 +22,7 @@ _KEPT_HEADERS = (
 
 
 def event_record(*, event: Event, headers: Mapping[str, str], provider: str = "generic") -> WebhookEvent | None:
-    """Store a verified event and enqueue its processing once the row is committed.
+    """Store a verified event and ring for its processing once the row is committed.
 
     Returns None for an event id already recorded: a redelivery changes nothing, whatever its
     body. Safe under concurrent deliveries of one event: the unique event id lets one in.
@@ -32,7 +35,7 @@ def event_record(*, event: Event, headers: Mapping[str, str], provider: str = "g
                 headers={name: headers[name] for name in _KEPT_HEADERS if name in headers},
                 body=event.stored_body, psp_object_id=event.object_id,
             )
-            transaction.on_commit(lambda: process_event.delay(recorded.pk))
+            transaction.on_commit(lambda: doorbell.ring(recorded.pk))
     except IntegrityError:
         return None
     return recorded

@@ -130,7 +130,7 @@ def test_a_worker_killed_while_processing_an_event_still_applies_it_once(shop, s
         # when the PSP's webhook arrives and the worker is stuck processing it
         assert wait_for(lambda: WebhookEvent.objects.filter(type="payment.succeeded").exists(), timeout=30)
         event = WebhookEvent.objects.get(type="payment.succeeded")
-        assert wait_for(lambda: "process_event[" in first.log() and _waiting_on_a_lock(), timeout=30)
+        assert wait_for(lambda: "process_events[" in first.log() and _waiting_on_a_lock(), timeout=30)
         # and the whole worker is killed mid-task
         first.kill()
     finally:
