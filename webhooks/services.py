@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 
+from webhooks.doorbell import Doorbell
 from webhooks.models import WebhookEvent
 from webhooks.payloads import Event
-from webhooks.doorbell import Doorbell
 from webhooks.tasks import process_events
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ from django.conf import settings
 from webhooks.processing import event_process, events_requeue_stale
 from webhooks.retention import webhook_bodies_prune
 
-
 logger = logging.getLogger(__name__)
 # A batch stops after this long and rings again for the rest, far inside the task's time limit
 # even when its events must ask a slow PSP.
