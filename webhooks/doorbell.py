@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
-Send = Callable[[list[int]], None]
+Send = Callable[[list[int]], object]  # what it returns is not used
 
 
 class Doorbell:
