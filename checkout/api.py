@@ -84,11 +84,11 @@ class CheckoutCollection(APIView):
         responses={201: CheckoutOutput, **refusals(400, 401, 409, 413, 415, 422, 503)},
     )
     @idempotent
-    def post(self, request: Request, *, resource_id: uuid.UUID) -> Response:
+    def post(self, request: Request, *, resource_id: uuid.UUID, resumable: bool) -> Response:
         data = _valid(CheckoutCreateInput, request.data)
         api_key = caller_api_key(request)
         checkout = checkout_create(
-            **data, checkout_id=resource_id, storefront=api_key.storefront, api_key=api_key,
+            **data, checkout_id=resource_id, resumable=resumable, storefront=api_key.storefront, api_key=api_key,
             cause=Cause(kind="api", reference=api_key.name),
         )
         return Response(CheckoutOutput(checkout).data, status=status.HTTP_201_CREATED)
@@ -106,7 +106,8 @@ class CheckoutRefunds(APIView):
         responses={201: RefundOutput, **refusals(400, 401, 404, 409, 413, 415, 422)},
     )
     @idempotent
-    def post(self, request: Request, checkout_id: uuid.UUID, *, resource_id: uuid.UUID) -> Response:
+    def post(self, request: Request, checkout_id: uuid.UUID, *, resource_id: uuid.UUID, resumable: bool) -> Response:
+        del resumable  # refund_create looks for a refund of that id under the checkout's lock in any case
         data = _valid(RefundInput, request.data)
         checkout = _checkout_or_404(checkout_id, caller_storefront(request))
         refund = refund_create(

@@ -20,7 +20,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -49,11 +49,17 @@ def _fingerprint(request: Request) -> str:
     return hashlib.sha256(head + canonical).hexdigest()
 
 
-def _claim(storefront: Storefront, key: str, fingerprint: str) -> IdempotencyRecord | Response:
+class _Claim(NamedTuple):
+    record: IdempotencyRecord
+    resumable: bool  # an earlier request held the key: it may have made the resource already
+
+
+def _claim(storefront: Storefront, key: str, fingerprint: str) -> _Claim | Response:
     """Take the key for this request, or return the answer owed instead of running it."""
     try:
         with transaction.atomic():
-            return IdempotencyRecord.objects.create(storefront=storefront, key=key, fingerprint=fingerprint)
+            record = IdempotencyRecord.objects.create(storefront=storefront, key=key, fingerprint=fingerprint)
+        return _Claim(record, resumable=False)  # its resource id was drawn just now: nothing has it yet
     except IntegrityError:
         pass
     with transaction.atomic():
@@ -70,7 +76,7 @@ def _claim(storefront: Storefront, key: str, fingerprint: str) -> IdempotencyRec
         # The last request failed or died: this one resumes the same resource.
         record.state = _State.IN_PROGRESS
         record.save(update_fields=["state", "updated_at"])
-        return record
+        return _Claim(record, resumable=True)
 
 
 def _finish(record: IdempotencyRecord, response: Response) -> None:
@@ -89,27 +95,32 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
 
     The handler receives `resource_id`: the id to give what it creates. With a key it is the
     key's own (the same on every retry, so the handler must resume a row of that id if one
-    exists); without one it is new for each request.
+    exists); without one it is new for each request. And `resumable`: whether an earlier request
+    may have made a row of that id already; False when the id was drawn for this request (no key,
+    or the key's first claim), so the handler need not look for one before starting.
     """
 
     @functools.wraps(handler)
     def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         key = request.headers.get(HEADER)
         if key is None:
-            return handler(view, request, *args, resource_id=uuid.uuid4(), **kwargs)
+            return handler(view, request, *args, resource_id=uuid.uuid4(), resumable=False, **kwargs)
         if not _VALID_KEY.match(key):
             raise ApiError("Idempotency-Key must be 1 to 255 printable ASCII characters.")
         claimed = _claim(caller_storefront(request), key, _fingerprint(request))
         if isinstance(claimed, Response):
             return claimed
+        record = claimed.record
         try:
-            response = handler(view, request, *args, resource_id=claimed.resource_id, **kwargs)
+            response = handler(
+                view, request, *args, resource_id=record.resource_id, resumable=claimed.resumable, **kwargs
+            )
         except Exception as exc:
             if getattr(exc, "status_code", 500) >= 500:
-                _finish(claimed, Response(status=500))
+                _finish(record, Response(status=500))
                 raise
             response = view.handle_exception(exc)  # a refusal is a real answer: keep it
-        _finish(claimed, response)
+        _finish(record, response)
         return response
 
     return wrapper

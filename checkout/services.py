@@ -26,7 +26,7 @@ DEMO_STOREFRONT = "demo"
 def checkout_create(
     *, amount: Decimal, currency: str, storefront: Storefront, description: str = "", reference: str = "",
     success_url: str = "", failure_url: str = "", api_key: ApiKey | None = None, checkout_id: uuid.UUID | None = None,
-    cause: Cause,
+    resumable: bool = True, cause: Cause,
 ) -> Checkout:
     """Register a payment session at the PSP, then store the checkout with its token.
 
@@ -35,14 +35,17 @@ def checkout_create(
     Resumable: given the `checkout_id` of an earlier try (the storefront's Idempotency-Key
     decides it), the checkout of that id is the answer if it was stored, and otherwise the PSP
     is asked again with the same session key, which it treats as a retry: one checkout, one
-    session, however often the storefront retries.
+    session, however often the storefront retries. `resumable=False` says that `checkout_id`
+    was drawn for this request (no earlier try can have stored it), which saves looking for it
+    first; a takeover that stored it meanwhile is still caught by the primary key.
     """
     _check_money(amount, currency)
     for field, url in (("success_url", success_url), ("failure_url", failure_url)):
         if url and not is_allowed_redirect(url):
             raise ApiError(f"{field} must be an http(s) URL on an allowed host.", fields={field: ["Host not allowed."]})
-    checkout_id = checkout_id or uuid.uuid4()
-    existing = _resumed(checkout_id, storefront)
+    if checkout_id is None:
+        checkout_id, resumable = uuid.uuid4(), False
+    existing = _resumed(checkout_id, storefront) if resumable else None
     if existing is not None:
         return existing
     session = _register_session(checkout_id, amount, currency, description)

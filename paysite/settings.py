@@ -217,10 +217,15 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Shared by every process: refused webhook deliveries are counted here, not in the database,
-# and the result page throttles its PSP questions here. Production points CACHE_URL at Redis
-# (redis://host:6379/N); the default, a file cache under var/, needs no server and is shared
-# by the processes of one machine.
-CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+# the result page throttles its PSP questions here, and live API keys are remembered here (their
+# revocation is seen by every process that shares it: checkout/api_keys.py). Production points
+# CACHE_URL at Redis (redis://host:6379/N); the default, a file cache under var/, needs no server
+# and is shared by the processes of one machine. A cache of one process is refused with DEBUG off.
+CACHES = {
+    "default": startup.shared_cache(
+        "CACHE_URL", env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}"), debug=DEBUG
+    )
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

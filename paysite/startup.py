@@ -81,6 +81,19 @@ def networks(name: str, values: Iterable[str]) -> list[str]:
     return parsed
 
 
+# Caches that each process keeps to itself: a key revoked in one process would stay remembered in
+# the others (checkout/api_keys.py), and refusal counts and throttles would be per process.
+_PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
+
+
+def shared_cache(name: str, config: dict[str, object], *, debug: bool) -> dict[str, object]:
+    """`config` if every process of the BPS shares that cache; with DEBUG off a per-process one
+    (locmem://, dummycache://) stops start-up."""
+    if not debug and config.get("BACKEND") in _PER_PROCESS_CACHES:
+        raise _refuse(name, "names a cache of one process; the BPS's processes must share one (redis://, filecache://).")
+    return config
+
+
 PROVIDERS = ("generic", "stripe")
 _STRIPE_KEY_PREFIXES = {
     "STRIPE_SECRET_KEY": ("sk_test_", "sk_live_", "rk_test_", "rk_live_"),

@@ -15,10 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from payments.money import format_amount
 from payments.psp import parse
+from payments.psp.http_session import pooled_session
 from payments.psp.interface import Context, Observer
 from payments.psp.types import (
     CallRecord,
@@ -38,7 +38,7 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class HttpPspClient:
-    """docs/psp-protocol.md over a pooled `requests` session."""
+    """docs/psp-protocol.md over a pooled `requests` session, configured once (http_session.py)."""
 
     def __init__(
         self, *, base_url: str, api_key: str, timeout: float, max_attempts: int = 3,
@@ -50,11 +50,8 @@ class HttpPspClient:
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
         self.observer = observer
-        self.http = requests.Session()
+        self.http = pooled_session(self.base_url)
         self.http.headers.update({"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
-        self.http.mount("http://", adapter)
-        self.http.mount("https://", adapter)
 
     # --- the interface ---------------------------------------------------------------------
     def accepts_payment_method(self, payment_method: str) -> bool:

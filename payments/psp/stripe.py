@@ -42,10 +42,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 import stripe
-from requests.adapters import HTTPAdapter
 
 from payments.money import InvalidMoney, currency_digits
 from payments.psp import parse
+from payments.psp.http_session import pooled_session
 from payments.psp.interface import Context, Observer
 from payments.psp.types import (
     CallRecord,
@@ -232,7 +232,8 @@ class StripePsp:
     ):
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
-        self.http = _RecordingClient(timeout=(timeout, timeout), session=_pooled_session(), observer=observer)
+        session = pooled_session(api_base or stripe.DEFAULT_API_BASE)  # configured once: http_session.py
+        self.http = _RecordingClient(timeout=(timeout, timeout), session=session, observer=observer)
         self.client = stripe.StripeClient(
             secret_key, base_addresses={"api": api_base} if api_base else None, max_network_retries=0,
             http_client=self.http,
@@ -371,14 +372,6 @@ def _refusal(what: str, exc: stripe.StripeError) -> Exception:
     if status == 404 or code == "resource_missing":
         return PspNotFound(404, code, message)
     return PspRejected(status or 400, code, message)
-
-
-def _pooled_session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 # --- The timeline: every exchange, redacted -------------------------------------------------

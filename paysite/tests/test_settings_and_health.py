@@ -78,6 +78,13 @@ def test_a_malformed_trusted_proxy_stops_start_up():
         "paysite: TRUSTED_PROXIES holds 'proxy.internal', which is not an IP address or network.")
 
 
+@pytest.mark.parametrize("url", ["locmemcache://", "dummycache://"])
+def test_with_debug_off_a_cache_of_one_process_stops_start_up(url):
+    # a key revoked in one process would stay remembered in the others (checkout/api_keys.py)
+    result = _manage("check", env={**PRODUCTION, "CACHE_URL": url})
+    assert _one_line(result).startswith("paysite: CACHE_URL names a cache of one process")
+
+
 def test_check_deploy_passes_with_production_settings():
     result = _manage("check", "--deploy", "--fail-level", "WARNING",
                      env={**PRODUCTION, "PSP_WEBHOOK_SECRET_PREVIOUS": REAL_WEBHOOK_SECRET})
