@@ -114,7 +114,8 @@ def _target_status(attempt: PaymentAttempt, payment: PspPayment) -> str:
 
 def _schedule_poll(attempt: PaymentAttempt, status: str) -> None:
     if status in (AttemptStatus.REQUIRES_ACTION, AttemptStatus.PENDING, AttemptStatus.STARTED):
-        attempt.next_poll_at = schedule.next_poll_at(status, attempt.poll_count, timezone.now())
+        attempt.next_poll_at = schedule.next_poll_at(
+            status, attempt.poll_count, timezone.now(), polled_at=attempt.last_polled_at)
     else:
         attempt.next_poll_at = None
 

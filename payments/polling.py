@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from payments import schedule
 from payments.asking import attempt_ask, refund_ask
-from payments.gateway import longest_psp_request
 from payments.locks import lock_attempt, lock_due_for_poll, lock_refund
 from payments.models import PaymentAttempt, Refund
+from payments.schedule import poll_lease
 from payments.states import UNFINISHED_ATTEMPT_STATUSES, UNFINISHED_REFUND_STATUSES, AttemptStatus, RefundStatus
 from payments.transitions import Cause, move_attempt, move_refund
 
@@ -36,12 +36,6 @@ def doorbell_lease() -> timedelta:
     """How long a claimed row waits for its task: if the message is lost, the next beat but one
     claims it again."""
     return timedelta(seconds=settings.PAYMENTS_POLL_INTERVAL)
-
-
-def poll_lease() -> timedelta:
-    """One poll at its longest: two PSP requests (a session read, then a resend), each at its
-    longest, and a second for the database."""
-    return 2 * longest_psp_request() + timedelta(seconds=1)
 
 
 def _claim_due(model: type[Polled], statuses: frozenset[str], limit: int) -> list[Claim]:

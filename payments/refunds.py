@@ -146,7 +146,10 @@ def refund_apply(*, refund_id: uuid.UUID, answer: PspRefund, cause: Cause) -> Re
             target = refund.status  # a status we do not know yet, or an older word: keep asking
         refund.failure_code = "refund_failed" if target == RefundStatus.FAILED else refund.failure_code
         unfinished = target in (RefundStatus.PENDING, RefundStatus.STARTED)
-        refund.next_poll_at = schedule.next_poll_at(target, refund.poll_count, timezone.now()) if unfinished else None
+        refund.next_poll_at = (
+            schedule.next_poll_at(target, refund.poll_count, timezone.now(), polled_at=refund.last_polled_at)
+            if unfinished else None
+        )
         changed = move_refund(checkout, refund, target, cause, report=False)
         if refund.status == RefundStatus.SUCCEEDED:
             _raise_refunded_amount(checkout, attempt, cause)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection
 from django.conf import settings
 
 from payments.models import PaymentAttempt, StatusChange
-from payments.polling import poll_lease
+from payments.schedule import poll_lease
 from payments.states import FINAL_ATTEMPT_STATUSES
 from paysite.tests.processes import Sandbox
 

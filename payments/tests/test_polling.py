@@ -9,11 +9,14 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from checkout.tests.factories import make_checkout
+from payments.attempt_lifecycle import attempt_apply_payment
 from payments.models import PaymentAttempt
-from payments.polling import attempt_poll, attempts_claim_due, poll_lease
-from payments.schedule import poll_delay
+from payments.polling import _take, attempt_poll, attempts_claim_due
+from payments.psp.parse import payment_from
+from payments.schedule import poll_delay, poll_lease
 from payments.states import AttemptStatus
 from payments.tests.factories import PSP, make_attempt, payment_json, session_json
+from payments.transitions import Cause
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +92,25 @@ def test_a_poll_in_flight_holds_its_row_for_one_poll_and_no_longer(settings):
         assert attempts_claim_due(limit=10) == []
     with time_machine.travel(timezone.now() + poll_lease() + timedelta(seconds=1)):
         assert attempts_claim_due(limit=10) == [(attempt.id, claim + 2)]
+
+
+@pytest.mark.parametrize("pace", [{"PSP_TIMEOUT": 10, "PAYMENTS_POLL_FIRST_DELAY": 60, "PSP_RETRY_BACKOFF": 0.2},
+                                  {"PSP_TIMEOUT": 1, "PAYMENTS_POLL_FIRST_DELAY": 2, "PSP_RETRY_BACKOFF": 0.05}])
+def test_a_change_applied_while_a_poll_holds_the_row_keeps_its_lease(settings, pace):
+    # given a started attempt (Buy Now's answer not in yet) that a poll has just taken
+    for name, value in pace.items():
+        setattr(settings, name, value)
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.STARTED, next_poll_at=timezone.now())
+    [(_id, claim)] = attempts_claim_due(limit=10)
+    assert _take(PaymentAttempt, attempt.id, claim)
+    lease_ends = PaymentAttempt.objects.get(id=attempt.id).next_poll_at
+    # when the PSP's payment.pending webhook is applied while that poll is still asking the PSP
+    attempt_apply_payment(attempt_id=attempt.id, payment=payment_from(payment_json(attempt, status="pending")),
+                          cause=Cause(kind="webhook", reference="evt_1"))
+    # then no beat claims the row again before the poll's lease is over (it did at the pending delay)
+    assert PaymentAttempt.objects.get(id=attempt.id).next_poll_at >= lease_ends
+    with time_machine.travel(lease_ends - timedelta(milliseconds=10)):
+        assert attempts_claim_due(limit=10) == []
 
 
 def test_a_poll_applies_the_psps_answer_and_stops_polling_a_final_attempt(psp_stub):

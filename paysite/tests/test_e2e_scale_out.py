@@ -29,7 +29,7 @@ from django.conf import settings as django_settings
 
 from checkout.tests.factories import make_api_key
 from payments.models import Checkout, PaymentAttempt, PspCall, StatusChange
-from payments.polling import poll_lease
+from payments.schedule import poll_lease
 from payments.states import AttemptStatus, CheckoutStatus
 from payments.tests.convergence import (
     assert_as_the_psp_says_and_charged_once,
