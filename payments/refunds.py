@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from payments import schedule
 from payments.errors import Conflict, DomainError, NotFound
-from payments.gateway import psp
+from payments.gateway import atomic_with_psp_calls, psp, psp_calls_held
 from payments.locks import lock_checkout, lock_paid_attempt, lock_refund
 from payments.models import Checkout, PaymentAttempt, Refund
 from payments.money import format_money, has_currency_digits
@@ -103,8 +103,10 @@ def _check_amount(attempt: PaymentAttempt, amount: Decimal) -> None:
         )
 
 
+@psp_calls_held()
 def refund_send(refund: Refund, *, cause: Cause) -> Refund:
-    """Ask the PSP for the refund, always with the refund's own key; no lock is held."""
+    """Ask the PSP for the refund, always with the refund's own key; no lock is held. The call's
+    records commit with the answer's change, or on their own when none follows."""
     try:
         answer = psp().create_refund(
             payment_id=refund.attempt.psp_payment_id or "", amount=refund.amount, currency=refund.currency,
@@ -169,7 +171,7 @@ def _raise_refunded_amount(checkout: Checkout, attempt: PaymentAttempt, cause: C
 
 def refund_reject(*, refund_id: uuid.UUID, code: str, cause: Cause) -> Refund:
     """The PSP refused the refund (a 4xx): no money moved; the refund failed."""
-    with transaction.atomic():
+    with atomic_with_psp_calls():
         checkout, _attempt, refund = lock_refund(refund_id)
         if refund.status not in (RefundStatus.STARTED, RefundStatus.NEEDS_REVIEW) or refund.psp_refund_id:
             return refund
@@ -179,6 +181,7 @@ def refund_reject(*, refund_id: uuid.UUID, code: str, cause: Cause) -> Refund:
     return refund
 
 
+@psp_calls_held()
 def refund_sync(*, refund_id: uuid.UUID, cause: Cause) -> Refund:
     """Ask the PSP what became of a refund. One it may never have received is sent again with
     its own key: by the poller within REFUND_RESEND_WINDOW (then it goes to review, as we cannot know),
@@ -195,7 +198,7 @@ def refund_sync(*, refund_id: uuid.UUID, cause: Cause) -> Refund:
         return refund
     if age < REFUND_RESEND_WINDOW:
         return refund_send(refund, cause=cause)
-    with transaction.atomic():
+    with atomic_with_psp_calls():
         checkout, _attempt, refund = lock_refund(refund_id)
         refund.next_poll_at = None
         move_refund(checkout, refund, RefundStatus.NEEDS_REVIEW, cause)

@@ -127,7 +127,7 @@ def test_checkout_creation_costs_6_queries_and_2_commits(api_client, psp_stub, s
     assert_budget(captured, queries=6, commits=2)
 
 
-def test_buy_now_costs_17_queries_and_3_commits(client, psp_stub, storefront_with_endpoint):
+def test_buy_now_costs_17_queries_and_2_commits(client, psp_stub, storefront_with_endpoint):
     # given an open checkout and a PSP that charges at once
     checkout = make_checkout()
     _psp_pays(psp_stub, status="succeeded")
@@ -135,7 +135,7 @@ def test_buy_now_costs_17_queries_and_3_commits(client, psp_stub, storefront_wit
     with CaptureQueriesContext(connection) as captured:
         response = client.post(f"/api/checkouts/{checkout.id}/buy-now/", content_type="application/json",
                                data=json.dumps({"token": checkout.psp_token, "payment_method": "pm_card_visa"}))
-    # then the checkout is paid. Measured: 17 queries, 3 commits (27 and 3 before issue 14), of
+    # then the checkout is paid. Measured: 17 queries, 2 commits (27 and 3 before issue 14), of
     # which 4 are the two storefront events [outbox] (checkout.processing, checkout.paid):
     #   BEGIN
     #   1. SELECT checkout_checkout … FOR UPDATE (the checkout, locked)
@@ -146,9 +146,9 @@ def test_buy_now_costs_17_queries_and_3_commits(client, psp_stub, storefront_wit
     #   6. INSERT payments_statuschange (checkout open → processing)
     #   7-8. [outbox] UPDATE storefront event_position RETURNING (and the endpoint); INSERT storefrontevent
     #   COMMIT (commit 1)
-    #   -- the PSP call (POST /v1/payments), no transaction open
-    #   9. INSERT payments_pspcall (autocommit: commit 2)
+    #   -- the PSP call (POST /v1/payments), no transaction open; its record is held (gateway.py)
     #   BEGIN
+    #   9. INSERT payments_pspcall (the call's record, committed with the answer it brought)
     #   10. SELECT checkout_checkout … FOR UPDATE, by the attempt's checkout_id in a subquery
     #   11. SELECT payments_paymentattempt … FOR UPDATE, with whether it is the checkout's latest
     #   12. INSERT payments_statuschange (attempt started → succeeded)
@@ -156,12 +156,12 @@ def test_buy_now_costs_17_queries_and_3_commits(client, psp_stub, storefront_wit
     #   14. UPDATE checkout_checkout SET status = paid, event_sequence
     #   15. INSERT payments_statuschange (checkout processing → paid)
     #   16-17. [outbox] the same two for checkout.paid
-    #   COMMIT (commit 3)
+    #   COMMIT (commit 2)
     #   (the answer's redirect reads the checkout that the lock returned: no query)
     assert response.status_code == 201
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.PAID
-    assert_budget(captured, queries=17, commits=3)
+    assert_budget(captured, queries=17, commits=2)
 
 
 def test_webhook_intake_costs_1_query_and_1_commit(client, storefront_with_endpoint):
