@@ -50,23 +50,31 @@ def attempt_apply_payment(*, attempt_id: uuid.UUID, payment: PspPayment, cause: 
     """
     with atomic_with_psp_calls():
         checkout, attempt = lock_attempt(attempt_id)
-        contradiction = _contradiction(checkout, attempt, payment)
-        if contradiction:
-            _hold_for_review(checkout, attempt, payment, contradiction, cause)
-            return attempt
-        held = attempt.psp_contradiction and attempt.status == AttemptStatus.NEEDS_REVIEW
-        if payment.version <= attempt.psp_version or held:
-            return attempt
-        target = _target_status(attempt, payment)
-        attempt.psp_payment_id = payment.id
-        attempt.psp_version = payment.version
-        attempt.refunded_amount = max(attempt.refunded_amount, payment.refunded_amount)
-        attempt.failure_code = payment.failure_code or ""
-        attempt.action_url = payment.action_url or ""
-        if not can_move("attempt", attempt.status, target):
-            target = attempt.status  # e.g. "still pending" for an attempt in review
-        _schedule_poll(attempt, target)
-        move_attempt(checkout, attempt, target, cause)
+        return attempt_apply_payment_locked(checkout=checkout, attempt=attempt, payment=payment, cause=cause)
+
+
+def attempt_apply_payment_locked(
+    *, checkout: Checkout, attempt: PaymentAttempt, payment: PspPayment, cause: Cause
+) -> PaymentAttempt:
+    """`attempt_apply_payment` for a caller that holds the checkout and the attempt locked
+    (`lock_attempt`) in its own transaction, to commit the change with its own writes."""
+    contradiction = _contradiction(checkout, attempt, payment)
+    if contradiction:
+        _hold_for_review(checkout, attempt, payment, contradiction, cause)
+        return attempt
+    held = attempt.psp_contradiction and attempt.status == AttemptStatus.NEEDS_REVIEW
+    if payment.version <= attempt.psp_version or held:
+        return attempt
+    target = _target_status(attempt, payment)
+    attempt.psp_payment_id = payment.id
+    attempt.psp_version = payment.version
+    attempt.refunded_amount = max(attempt.refunded_amount, payment.refunded_amount)
+    attempt.failure_code = payment.failure_code or ""
+    attempt.action_url = payment.action_url or ""
+    if not can_move("attempt", attempt.status, target):
+        target = attempt.status  # e.g. "still pending" for an attempt in review
+    _schedule_poll(attempt, target)
+    move_attempt(checkout, attempt, target, cause)
     return attempt
 
 

@@ -125,35 +125,43 @@ def refund_send(refund: Refund, *, cause: Cause) -> Refund:
 def refund_apply(*, refund_id: uuid.UUID, answer: PspRefund, cause: Cause) -> Refund:
     """Apply the PSP's refund object. Idempotent: statuses only move forward, a final one never
     changes, and a succeeded refund raises the attempt's refunded amount (and so the checkout's
-    status) in the same transaction."""
-    with transaction.atomic():
+    status) in the same transaction, with the records of the PSP calls held for it."""
+    with atomic_with_psp_calls():
         checkout, attempt, refund = lock_refund(refund_id)
-        if refund.psp_refund_id not in (None, answer.id):
-            logger.error("PSP refund %s does not fit refund %s", answer.id, refund.id)
-            return refund
-        refund.psp_refund_id = answer.id
-        target = answer.status
-        if answer.amount != refund.amount or answer.currency != refund.currency:
-            target = RefundStatus.NEEDS_REVIEW
-        if target in RefundStatus.values and is_final("refund", refund.status) and target != refund.status:
-            # The PSP contradicts a final status we hold (a refund we failed that it made): never
-            # silent, and its amount is reserved again until staff settle it.
-            why = f"we hold {refund.status}, the PSP's refund {answer.id} says {answer.status}"
-            logger.error("refund %s held for review: %s", refund.id, why)
-            refund.next_poll_at = None
-            move_refund(checkout, refund, RefundStatus.NEEDS_REVIEW,
-                        Cause(kind=cause.kind, reference=cause.reference, actor_id=cause.actor_id, note=why))
-            return refund
-        if target not in RefundStatus.values or not can_move("refund", refund.status, target):
-            target = refund.status  # a status we do not know yet, or an older word: keep asking
-        refund.failure_code = "refund_failed" if target == RefundStatus.FAILED else refund.failure_code
-        unfinished = target in (RefundStatus.PENDING, RefundStatus.STARTED)
-        refund.next_poll_at = schedule.next_poll_at(target, refund.poll_count, timezone.now()) if unfinished else None
-        changed = move_refund(checkout, refund, target, cause, report=False)
-        if refund.status == RefundStatus.SUCCEEDED:
-            _raise_refunded_amount(checkout, attempt, cause)
-        if changed:
-            report_refund(checkout, refund)  # after the raise: the event shows the refund counted
+        return refund_apply_locked(checkout=checkout, attempt=attempt, refund=refund, answer=answer, cause=cause)
+
+
+def refund_apply_locked(
+    *, checkout: Checkout, attempt: PaymentAttempt, refund: Refund, answer: PspRefund, cause: Cause
+) -> Refund:
+    """`refund_apply` for a caller that holds the checkout, the attempt and the refund locked
+    (`lock_refund`) in its own transaction, to commit the change with its own writes."""
+    if refund.psp_refund_id not in (None, answer.id):
+        logger.error("PSP refund %s does not fit refund %s", answer.id, refund.id)
+        return refund
+    refund.psp_refund_id = answer.id
+    target = answer.status
+    if answer.amount != refund.amount or answer.currency != refund.currency:
+        target = RefundStatus.NEEDS_REVIEW
+    if target in RefundStatus.values and is_final("refund", refund.status) and target != refund.status:
+        # The PSP contradicts a final status we hold (a refund we failed that it made): never
+        # silent, and its amount is reserved again until staff settle it.
+        why = f"we hold {refund.status}, the PSP's refund {answer.id} says {answer.status}"
+        logger.error("refund %s held for review: %s", refund.id, why)
+        refund.next_poll_at = None
+        move_refund(checkout, refund, RefundStatus.NEEDS_REVIEW,
+                    Cause(kind=cause.kind, reference=cause.reference, actor_id=cause.actor_id, note=why))
+        return refund
+    if target not in RefundStatus.values or not can_move("refund", refund.status, target):
+        target = refund.status  # a status we do not know yet, or an older word: keep asking
+    refund.failure_code = "refund_failed" if target == RefundStatus.FAILED else refund.failure_code
+    unfinished = target in (RefundStatus.PENDING, RefundStatus.STARTED)
+    refund.next_poll_at = schedule.next_poll_at(target, refund.poll_count, timezone.now()) if unfinished else None
+    changed = move_refund(checkout, refund, target, cause, report=False)
+    if refund.status == RefundStatus.SUCCEEDED:
+        _raise_refunded_amount(checkout, attempt, cause)
+    if changed:
+        report_refund(checkout, refund)  # after the raise: the event shows the refund counted
     return refund
 
 

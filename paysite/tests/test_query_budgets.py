@@ -180,7 +180,7 @@ def test_webhook_intake_costs_1_query_and_1_commit(client, storefront_with_endpo
     assert_budget(captured, queries=1, commits=1)
 
 
-def test_event_processing_costs_11_queries_and_2_commits(client, storefront_with_endpoint):
+def test_event_processing_costs_10_queries_and_1_commit(client, storefront_with_endpoint):
     # given a recorded payment.succeeded event for a pending attempt
     checkout = make_checkout()
     attempt = make_attempt(checkout, status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
@@ -189,24 +189,23 @@ def test_event_processing_costs_11_queries_and_2_commits(client, storefront_with
     # when the worker processes it
     with CaptureQueriesContext(connection) as captured:
         outcome = event_process(event_pk=recorded.pk)
-    # then the checkout is paid. Measured: 11 queries, 2 commits (16 and 2 before issue 14), of
-    # which 2 are the storefront event [outbox] (checkout.paid):
-    #   1. SELECT webhooks_webhookevent by pk
-    #   2. SELECT payments_paymentattempt by the metadata's attempt id
+    # then the checkout is paid. Measured: 10 queries, 1 commit (16 and 2 before issue 14), of
+    # which 2 are the storefront event [outbox] (checkout.paid); one locked read-modify-write:
     #   BEGIN
-    #   3. SELECT checkout_checkout … FOR UPDATE, by the attempt's checkout_id in a subquery
-    #   4. SELECT payments_paymentattempt … FOR UPDATE, with whether it is the checkout's latest
-    #   5. INSERT payments_statuschange (attempt pending → succeeded)
-    #   6. UPDATE payments_paymentattempt (every column)
-    #   7. UPDATE checkout_checkout SET status = paid, event_sequence
-    #   8. INSERT payments_statuschange (checkout processing → paid)
-    #   9-10. [outbox] UPDATE storefront event_position RETURNING (and the endpoint); INSERT storefrontevent
-    #   COMMIT (commit 1)
-    #   11. UPDATE webhooks_webhookevent SET outcome = processed (autocommit: commit 2)
+    #   1. SELECT webhooks_webhookevent … FOR UPDATE (the event, locked: a second worker waits)
+    #   2. SELECT checkout_checkout … FOR UPDATE, by the metadata's attempt's checkout_id in a subquery
+    #   3. SELECT payments_paymentattempt … FOR UPDATE, with whether it is the checkout's latest
+    #   4. INSERT payments_statuschange (attempt pending → succeeded)
+    #   5. UPDATE payments_paymentattempt (every column)
+    #   6. UPDATE checkout_checkout SET status = paid, event_sequence
+    #   7. INSERT payments_statuschange (checkout processing → paid)
+    #   8-9. [outbox] UPDATE storefront event_position RETURNING (and the endpoint); INSERT storefrontevent
+    #   10. UPDATE webhooks_webhookevent SET outcome = processed
+    #   COMMIT (commit 1: the change, its storefront event and "processed" together)
     assert outcome == "processed"
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.PAID
-    assert_budget(captured, queries=11, commits=2)
+    assert_budget(captured, queries=10, commits=1)
 
 
 def test_the_result_page_of_a_paid_checkout_costs_2_queries_and_no_commit(client, storefront_with_endpoint):
