@@ -7,7 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +25,7 @@ from payments.attempt_lifecycle import attempt_sync
 from payments.buy_now import attempt_buy_now
 from payments.models import PaymentAttempt
 from payments.psp.types import PspError
-from payments.selectors import checkout_expired, checkout_latest_attempt
+from payments.selectors import checkout_expired, checkout_latest_attempt, checkout_with_latest_attempt
 from payments.states import UNFINISHED_ATTEMPT_STATUSES, AttemptStatus, CheckoutStatus
 from payments.transitions import Cause
 from paysite.api_errors import ApiError
@@ -135,8 +135,10 @@ def psp_return(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
 @content_security_policy()
 @require_GET
 def result(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
-    checkout = get_object_or_404(Checkout, id=checkout_id)
-    attempt = checkout_latest_attempt(checkout=checkout)
+    found = checkout_with_latest_attempt(checkout_id=checkout_id)
+    if found is None:
+        raise Http404("No checkout has this id.")
+    checkout, attempt = found
     if attempt is None:
         return redirect(checkout_url(checkout))
     age = (timezone.now() - attempt.updated_at).total_seconds()

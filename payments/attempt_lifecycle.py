@@ -14,11 +14,10 @@ import logging
 import uuid
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from payments import schedule
-from payments.gateway import longest_psp_request, psp
+from payments.gateway import atomic_with_psp_calls, longest_psp_request, psp, psp_calls_held
 from payments.locks import lock_attempt
 from payments.models import Checkout, PaymentAttempt
 from payments.money import format_money
@@ -46,27 +45,36 @@ def attempt_apply_payment(*, attempt_id: uuid.UUID, payment: PspPayment, cause: 
     version is not higher than the one stored, and sends the attempt to `needs_review` when the
     PSP's amount or currency differs from what we asked. A PSP object that contradicts a final
     status we hold, or a second payment for one attempt, is never dropped: the attempt goes to
-    `needs_review` with the object on its timeline, and only staff take it out.
+    `needs_review` with the object on its timeline, and only staff take it out. The records of
+    the PSP calls held for it (`psp_calls_held`) commit in its transaction.
     """
-    with transaction.atomic():
+    with atomic_with_psp_calls():
         checkout, attempt = lock_attempt(attempt_id)
-        contradiction = _contradiction(checkout, attempt, payment)
-        if contradiction:
-            _hold_for_review(checkout, attempt, payment, contradiction, cause)
-            return attempt
-        held = attempt.psp_contradiction and attempt.status == AttemptStatus.NEEDS_REVIEW
-        if payment.version <= attempt.psp_version or held:
-            return attempt
-        target = _target_status(attempt, payment)
-        attempt.psp_payment_id = payment.id
-        attempt.psp_version = payment.version
-        attempt.refunded_amount = max(attempt.refunded_amount, payment.refunded_amount)
-        attempt.failure_code = payment.failure_code or ""
-        attempt.action_url = payment.action_url or ""
-        if not can_move("attempt", attempt.status, target):
-            target = attempt.status  # e.g. "still pending" for an attempt in review
-        _schedule_poll(attempt, target)
-        move_attempt(checkout, attempt, target, cause)
+        return attempt_apply_payment_locked(checkout=checkout, attempt=attempt, payment=payment, cause=cause)
+
+
+def attempt_apply_payment_locked(
+    *, checkout: Checkout, attempt: PaymentAttempt, payment: PspPayment, cause: Cause
+) -> PaymentAttempt:
+    """`attempt_apply_payment` for a caller that holds the checkout and the attempt locked
+    (`lock_attempt`) in its own transaction, to commit the change with its own writes."""
+    contradiction = _contradiction(checkout, attempt, payment)
+    if contradiction:
+        _hold_for_review(checkout, attempt, payment, contradiction, cause)
+        return attempt
+    held = attempt.psp_contradiction and attempt.status == AttemptStatus.NEEDS_REVIEW
+    if payment.version <= attempt.psp_version or held:
+        return attempt
+    target = _target_status(attempt, payment)
+    attempt.psp_payment_id = payment.id
+    attempt.psp_version = payment.version
+    attempt.refunded_amount = max(attempt.refunded_amount, payment.refunded_amount)
+    attempt.failure_code = payment.failure_code or ""
+    attempt.action_url = payment.action_url or ""
+    if not can_move("attempt", attempt.status, target):
+        target = attempt.status  # e.g. "still pending" for an attempt in review
+    _schedule_poll(attempt, target)
+    move_attempt(checkout, attempt, target, cause)
     return attempt
 
 
@@ -122,7 +130,7 @@ def _schedule_poll(attempt: PaymentAttempt, status: str) -> None:
 
 def attempt_reject(*, attempt_id: uuid.UUID, code: str, cause: Cause) -> PaymentAttempt:
     """The PSP refused to make the payment (a 4xx): nothing was charged, the attempt failed."""
-    with transaction.atomic():
+    with atomic_with_psp_calls():
         checkout, attempt = lock_attempt(attempt_id)
         if attempt.status != AttemptStatus.STARTED:
             return attempt
@@ -132,12 +140,14 @@ def attempt_reject(*, attempt_id: uuid.UUID, code: str, cause: Cause) -> Payment
     return attempt
 
 
+@psp_calls_held()
 def attempt_send(attempt: PaymentAttempt, *, cause: Cause) -> PaymentAttempt:
     """Send the attempt's payment request to the PSP and apply the answer.
 
     Sends the attempt's own Idempotency-Key, so every send of one attempt (a retry, a resend
     by the poller, another process) is one payment at most. Call it with no transaction open
     and no lock held. If the PSP cannot be reached the attempt stays `started`, to be polled.
+    The call's records commit with the answer's change, or on their own when none follows.
     """
     checkout = attempt.checkout
     try:
@@ -157,6 +167,7 @@ def attempt_send(attempt: PaymentAttempt, *, cause: Cause) -> PaymentAttempt:
     return attempt_apply_payment(attempt_id=attempt.id, payment=payment, cause=cause)
 
 
+@psp_calls_held()
 def attempt_sync(*, attempt_id: uuid.UUID, cause: Cause) -> PaymentAttempt:
     """Ask the PSP what became of an attempt and apply the answer.
 
@@ -167,6 +178,7 @@ def attempt_sync(*, attempt_id: uuid.UUID, cause: Cause) -> PaymentAttempt:
     the same Idempotency-Key (so it can never charge twice) while the shopper's click is recent,
     and counts as failed only once no send of it can still be in flight.
     Raises PspUnavailable or PspProtocolError when the PSP cannot say; nothing changes then.
+    The records of its PSP calls commit with the change their answer makes (`psp_calls_held`).
     """
     attempt = PaymentAttempt.objects.select_related("checkout").get(id=attempt_id)
     context = {"checkout_id": str(attempt.checkout_id), "attempt_id": str(attempt.id), "cause": cause.label()}

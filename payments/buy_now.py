@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -13,7 +14,7 @@ from payments import schedule
 from payments.attempt_lifecycle import attempt_send
 from payments.errors import Conflict, DomainError, Forbidden, NotFound
 from payments.gateway import psp_accepts
-from payments.locks import lock_checkout
+from payments.locks import lock_checkout, mark_latest
 from payments.models import Checkout, PaymentAttempt
 from payments.selectors import checkout_expired
 from payments.states import LIVE_ATTEMPT_STATUSES, AttemptStatus, CheckoutStatus
@@ -57,12 +58,13 @@ def _existing_or_new_attempt(
                 return existing, False
             attempt = PaymentAttempt(
                 checkout=checkout, payment_method=payment_method, amount=checkout.amount,
-                currency=checkout.currency, status=AttemptStatus.STARTED,
+                currency=checkout.currency, status=AttemptStatus.STARTED, refunded_amount=Decimal(0),
             )
             attempt.idempotency_key = f"bps-payment-{attempt.id}"
             attempt.next_poll_at = schedule.next_poll_at(AttemptStatus.STARTED, 0, timezone.now())
             attempt.save(force_insert=True)
             record_creation(checkout, cause, attempt=attempt)
+            mark_latest(attempt)  # made under the checkout's lock, after every other: its latest
             follow_attempt(checkout, attempt, cause)
     except IntegrityError:
         # The partial unique index caught a second live attempt that the lock let through

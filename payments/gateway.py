@@ -1,9 +1,32 @@
-"""The configured PSP client, one per process and configuration, and the record of its calls."""
+"""The configured PSP client, one per process and configuration, and the record of its calls.
+
+Every exchange with the PSP (each try of each request) is kept as a PspCall row. Where a call's
+answer is applied by a transaction that follows it, the row is written in that transaction
+instead of committing on its own, so it costs no commit of its own:
+
+- a service opens `psp_calls_held()` around its PSP call(s) and the transaction that applies the
+  answer; while it is open, the observer holds the records (in memory, per thread of control);
+- that transaction is opened with `atomic_with_psp_calls()`, which writes the held records as its
+  first statement (one INSERT for all of them): they commit with the answer's change;
+- whatever is still held when `psp_calls_held()` ends (the PSP could not be reached, the answer
+  needed no transaction, the transaction rolled back or failed to commit) is written then, in
+  autocommit, as before.
+
+So in every path that returns or raises, every exchange is recorded exactly once. What is lost is
+only the record of an exchange whose process dies between the PSP's answer and the end of the
+block (milliseconds): the answer is lost with it, the attempt or refund stays as it was (`started`,
+due for a poll), and the poll that learns the outcome is recorded in its turn. Outside a
+`psp_calls_held()` block each record commits at once, as it always did.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,7 +38,10 @@ from payments.psp.interface import PspClient
 from payments.psp.stripe import StripePsp
 from payments.psp.types import CallRecord
 
+logger = logging.getLogger(__name__)
+
 _clients: dict[tuple[object, ...], PspClient] = {}
+_held: ContextVar[list[PspCall] | None] = ContextVar("held_psp_calls", default=None)
 
 
 class InsideTransaction(RuntimeError):
@@ -26,8 +52,7 @@ class InsideTransaction(RuntimeError):
 def refuse_outer_transaction() -> None:
     """What `transaction.atomic(durable=True)` checks, without opening a transaction (or, under a
     test's own transaction, a savepoint): a test case's transaction is allowed, any other is not."""
-    blocks = transaction.get_connection().atomic_blocks
-    if blocks and not getattr(blocks[-1], "_from_testcase", False):
+    if _inside_outer_transaction():
         raise InsideTransaction("The PSP is called only outside a transaction; commit first.")
 
 
@@ -76,8 +101,9 @@ def _client() -> PspClient:
 
 
 def record_psp_call(record: CallRecord) -> None:
-    """Keep one exchange with the PSP for the payment's timeline."""
-    PspCall.objects.create(
+    """Keep one exchange with the PSP for the payment's timeline (the PSP client's observer):
+    held for the transaction that applies its answer inside `psp_calls_held()`, else written now."""
+    row = PspCall(
         method=record.method, path=record.path[:255], idempotency_key=record.idempotency_key,
         status_code=record.status_code, duration_ms=record.duration_ms, request_body=record.request_body,
         response_body=record.response_body, error=record.error[:500],
@@ -85,6 +111,68 @@ def record_psp_call(record: CallRecord) -> None:
         attempt_id=_uuid_or_none(record.context.get("attempt_id")),
         refund_id=_uuid_or_none(record.context.get("refund_id")), cause=record.context.get("cause", "")[:255],
     )
+    held = _held.get()
+    if held is not None:
+        held.append(row)
+    else:
+        row.save(force_insert=True)
+
+
+@contextmanager
+def psp_calls_held() -> Iterator[None]:
+    """Hold the records of the PSP calls made in this block for `atomic_with_psp_calls`, and write
+    what is still held when the block ends, however it ends (see the module's docstring). Nested
+    blocks share the outermost one's records."""
+    if _held.get() is not None:
+        yield
+        return
+    held: list[PspCall] = []
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        _write_left_over(held)
+
+
+@contextmanager
+def atomic_with_psp_calls() -> Iterator[None]:
+    """`transaction.atomic()` whose first statement writes the PSP call records held by the
+    enclosing `psp_calls_held()`, so that they commit with what the block changes. If the block
+    raises (or the commit fails), they are held again, for `psp_calls_held()` to write on its own.
+    Records are taken only by a transaction of our own: inside someone else's (which could still
+    roll back after this block), they stay held."""
+    held = _held.get()
+    taken: list[PspCall] = []
+    if held and not _inside_outer_transaction():
+        taken = held[:]
+        held.clear()
+    try:
+        with transaction.atomic():
+            if taken:
+                PspCall.objects.bulk_create(taken)
+            yield
+    except BaseException:
+        if held is not None and taken:
+            for row in taken:  # rolled back with the block: to be written again
+                row.pk, row._state.adding = None, True
+            held[:0] = taken
+        raise
+
+
+def _write_left_over(rows: list[PspCall]) -> None:
+    if not rows:
+        return
+    try:
+        PspCall.objects.bulk_create(rows)
+    except Exception:
+        # The timeline is for people; it must never break a payment (nor hide what raised here).
+        logger.exception("could not record %d PSP call(s)", len(rows))
+
+
+def _inside_outer_transaction() -> bool:
+    blocks = transaction.get_connection().atomic_blocks
+    return bool(blocks) and not getattr(blocks[-1], "_from_testcase", False)
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:

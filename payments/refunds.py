@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from payments import schedule
 from payments.errors import Conflict, DomainError, NotFound
-from payments.gateway import psp
+from payments.gateway import atomic_with_psp_calls, psp, psp_calls_held
 from payments.locks import lock_checkout, lock_paid_attempt, lock_refund
 from payments.models import Checkout, PaymentAttempt, Refund
 from payments.money import format_money, has_currency_digits
@@ -103,8 +103,10 @@ def _check_amount(attempt: PaymentAttempt, amount: Decimal) -> None:
         )
 
 
+@psp_calls_held()
 def refund_send(refund: Refund, *, cause: Cause) -> Refund:
-    """Ask the PSP for the refund, always with the refund's own key; no lock is held."""
+    """Ask the PSP for the refund, always with the refund's own key; no lock is held. The call's
+    records commit with the answer's change, or on their own when none follows."""
     try:
         answer = psp().create_refund(
             payment_id=refund.attempt.psp_payment_id or "", amount=refund.amount, currency=refund.currency,
@@ -123,38 +125,46 @@ def refund_send(refund: Refund, *, cause: Cause) -> Refund:
 def refund_apply(*, refund_id: uuid.UUID, answer: PspRefund, cause: Cause) -> Refund:
     """Apply the PSP's refund object. Idempotent: statuses only move forward, a final one never
     changes, and a succeeded refund raises the attempt's refunded amount (and so the checkout's
-    status) in the same transaction."""
-    with transaction.atomic():
+    status) in the same transaction, with the records of the PSP calls held for it."""
+    with atomic_with_psp_calls():
         checkout, attempt, refund = lock_refund(refund_id)
-        if refund.psp_refund_id not in (None, answer.id):
-            logger.error("PSP refund %s does not fit refund %s", answer.id, refund.id)
-            return refund
-        refund.psp_refund_id = answer.id
-        target = answer.status
-        if answer.amount != refund.amount or answer.currency != refund.currency:
-            target = RefundStatus.NEEDS_REVIEW
-        if target in RefundStatus.values and is_final("refund", refund.status) and target != refund.status:
-            # The PSP contradicts a final status we hold (a refund we failed that it made): never
-            # silent, and its amount is reserved again until staff settle it.
-            why = f"we hold {refund.status}, the PSP's refund {answer.id} says {answer.status}"
-            logger.error("refund %s held for review: %s", refund.id, why)
-            refund.next_poll_at = None
-            move_refund(checkout, refund, RefundStatus.NEEDS_REVIEW,
-                        Cause(kind=cause.kind, reference=cause.reference, actor_id=cause.actor_id, note=why))
-            return refund
-        if target not in RefundStatus.values or not can_move("refund", refund.status, target):
-            target = refund.status  # a status we do not know yet, or an older word: keep asking
-        refund.failure_code = "refund_failed" if target == RefundStatus.FAILED else refund.failure_code
-        unfinished = target in (RefundStatus.PENDING, RefundStatus.STARTED)
-        refund.next_poll_at = (
-            schedule.next_poll_at(target, refund.poll_count, timezone.now(), polled_at=refund.last_polled_at)
-            if unfinished else None
-        )
-        changed = move_refund(checkout, refund, target, cause, report=False)
-        if refund.status == RefundStatus.SUCCEEDED:
-            _raise_refunded_amount(checkout, attempt, cause)
-        if changed:
-            report_refund(checkout, refund)  # after the raise: the event shows the refund counted
+        return refund_apply_locked(checkout=checkout, attempt=attempt, refund=refund, answer=answer, cause=cause)
+
+
+def refund_apply_locked(
+    *, checkout: Checkout, attempt: PaymentAttempt, refund: Refund, answer: PspRefund, cause: Cause
+) -> Refund:
+    """`refund_apply` for a caller that holds the checkout, the attempt and the refund locked
+    (`lock_refund`) in its own transaction, to commit the change with its own writes."""
+    if refund.psp_refund_id not in (None, answer.id):
+        logger.error("PSP refund %s does not fit refund %s", answer.id, refund.id)
+        return refund
+    refund.psp_refund_id = answer.id
+    target = answer.status
+    if answer.amount != refund.amount or answer.currency != refund.currency:
+        target = RefundStatus.NEEDS_REVIEW
+    if target in RefundStatus.values and is_final("refund", refund.status) and target != refund.status:
+        # The PSP contradicts a final status we hold (a refund we failed that it made): never
+        # silent, and its amount is reserved again until staff settle it.
+        why = f"we hold {refund.status}, the PSP's refund {answer.id} says {answer.status}"
+        logger.error("refund %s held for review: %s", refund.id, why)
+        refund.next_poll_at = None
+        move_refund(checkout, refund, RefundStatus.NEEDS_REVIEW,
+                    Cause(kind=cause.kind, reference=cause.reference, actor_id=cause.actor_id, note=why))
+        return refund
+    if target not in RefundStatus.values or not can_move("refund", refund.status, target):
+        target = refund.status  # a status we do not know yet, or an older word: keep asking
+    refund.failure_code = "refund_failed" if target == RefundStatus.FAILED else refund.failure_code
+    unfinished = target in (RefundStatus.PENDING, RefundStatus.STARTED)
+    refund.next_poll_at = (
+        schedule.next_poll_at(target, refund.poll_count, timezone.now(), polled_at=refund.last_polled_at)
+        if unfinished else None
+    )
+    changed = move_refund(checkout, refund, target, cause, report=False)
+    if refund.status == RefundStatus.SUCCEEDED:
+        _raise_refunded_amount(checkout, attempt, cause)
+    if changed:
+        report_refund(checkout, refund)  # after the raise: the event shows the refund counted
     return refund
 
 
@@ -172,7 +182,7 @@ def _raise_refunded_amount(checkout: Checkout, attempt: PaymentAttempt, cause: C
 
 def refund_reject(*, refund_id: uuid.UUID, code: str, cause: Cause) -> Refund:
     """The PSP refused the refund (a 4xx): no money moved; the refund failed."""
-    with transaction.atomic():
+    with atomic_with_psp_calls():
         checkout, _attempt, refund = lock_refund(refund_id)
         if refund.status not in (RefundStatus.STARTED, RefundStatus.NEEDS_REVIEW) or refund.psp_refund_id:
             return refund
@@ -182,6 +192,7 @@ def refund_reject(*, refund_id: uuid.UUID, code: str, cause: Cause) -> Refund:
     return refund
 
 
+@psp_calls_held()
 def refund_sync(*, refund_id: uuid.UUID, cause: Cause) -> Refund:
     """Ask the PSP what became of a refund. One it may never have received is sent again with
     its own key: by the poller within REFUND_RESEND_WINDOW (then it goes to review, as we cannot know),
@@ -198,7 +209,7 @@ def refund_sync(*, refund_id: uuid.UUID, cause: Cause) -> Refund:
         return refund
     if age < REFUND_RESEND_WINDOW:
         return refund_send(refund, cause=cause)
-    with transaction.atomic():
+    with atomic_with_psp_calls():
         checkout, _attempt, refund = lock_refund(refund_id)
         refund.next_poll_at = None
         move_refund(checkout, refund, RefundStatus.NEEDS_REVIEW, cause)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -31,6 +32,18 @@ def checkouts_past_expiry(*, now: datetime) -> QuerySet[Checkout]:
 def checkout_latest_attempt(*, checkout: Checkout) -> PaymentAttempt | None:
     """The checkout's newest attempt, the one its status follows; None before the first Buy Now."""
     return checkout.attempts.order_by("-created_at").first()
+
+
+def checkout_with_latest_attempt(*, checkout_id: uuid.UUID) -> tuple[Checkout, PaymentAttempt | None] | None:
+    """The checkout and its newest attempt (as `checkout_latest_attempt`), read together in one
+    query (the attempt joined to its checkout); a second only when it has no attempt yet. None
+    when no checkout has this id."""
+    latest = PaymentAttempt.objects.select_related("checkout").filter(checkout_id=checkout_id).order_by(
+        "-created_at").first()
+    if latest is not None:
+        return latest.checkout, latest
+    checkout = Checkout.objects.filter(id=checkout_id).first()
+    return (checkout, None) if checkout is not None else None
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from payments.locks import known_latest
 from payments.models import Checkout, PaymentAttempt, Refund, StatusChange
-from payments.outbox import outbox_checkout_moved, outbox_refund_ended
+from payments.outbox import checkout_event_sequence_taken, outbox_checkout_moved, outbox_refund_ended
 from payments.selectors import checkout_latest_attempt
 from payments.states import AttemptStatus, can_move, check_move, checkout_status_for
 
@@ -51,14 +52,18 @@ def record_creation(checkout: Checkout, cause: Cause, *, attempt: PaymentAttempt
         _record(checkout, "checkout", "", checkout.status, cause)
 
 
-def move_checkout(checkout: Checkout, target: str, cause: Cause) -> bool:
+def move_checkout(checkout: Checkout, target: str, cause: Cause, *, latest: PaymentAttempt | None = None) -> bool:
+    """Move the checkout, with its storefront event (its sequence saved by the status's own
+    UPDATE). `latest`: the checkout's latest attempt, when the caller holds it (saves a read)."""
     if checkout.status == target:
         return False
     check_move("checkout", checkout.status, target)
     old, checkout.status = checkout.status, target
-    checkout.save(update_fields=["status", "updated_at"])
+    reported = checkout_event_sequence_taken(checkout, target)
+    checkout.save(update_fields=["status", "updated_at", "event_sequence"])
     _record(checkout, "checkout", old, target, cause)
-    outbox_checkout_moved(checkout, target)
+    if reported:
+        outbox_checkout_moved(checkout, target, latest=latest)
     return True
 
 
@@ -92,14 +97,18 @@ def hold_attempt_for_review(checkout: Checkout, attempt: PaymentAttempt, cause: 
 def follow_attempt(checkout: Checkout, attempt: PaymentAttempt, cause: Cause, *,
                    only_where_allowed: bool = False) -> None:
     """Bring the checkout's status in line with its latest attempt and its refunds (with
-    `only_where_allowed`, only if the checkout's table allows that move, else it stays)."""
-    latest = checkout_latest_attempt(checkout=checkout)
-    if latest is not None and latest.id != attempt.id:
+    `only_where_allowed`, only if the checkout's table allows that move, else it stays).
+    Whether `attempt` is the latest is read once, unless its lock already told (`known_latest`)."""
+    is_latest = known_latest(attempt)
+    if is_latest is None:
+        newest = checkout_latest_attempt(checkout=checkout)
+        is_latest = newest is None or newest.id == attempt.id
+    if not is_latest:
         return  # an older attempt does not speak for the checkout
     target = checkout_status_for(attempt.status, checkout.amount, attempt.refunded_amount or Decimal(0))
     if only_where_allowed and not can_move("checkout", checkout.status, target):
         return
-    move_checkout(checkout, target, cause)
+    move_checkout(checkout, target, cause, latest=attempt)
 
 
 def move_refund(checkout: Checkout, refund: Refund, target: str, cause: Cause, *, report: bool = True) -> bool:

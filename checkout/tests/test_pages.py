@@ -213,6 +213,17 @@ def test_the_result_page_names_the_method_instead_of_repeating_its_choosing_inst
     assert "Card with 3-D Secure ·" in page and "asks you to approve" not in page
 
 
+def test_the_result_page_before_any_attempt_sends_back_to_the_purchase_page_and_an_unknown_id_is_404(browser):
+    # given a checkout nobody tried to pay yet (its page reads the checkout alone)
+    checkout = make_checkout()
+    # when its result page, and that of an id that is no checkout, are asked for
+    before = browser.get(f"/checkout/{checkout.id}/result/")
+    unknown = browser.get("/checkout/00000000-0000-4000-8000-000000000000/result/")
+    # then the first goes back to the purchase page, the second is not found
+    assert (before.status_code, before["Location"]) == (302, f"/checkout/{checkout.id}/")
+    assert unknown.status_code == 404
+
+
 def test_each_demo_order_of_one_product_gets_its_own_reference(browser, psp_stub):
     # given the PSP registers every session
     def session(request):

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import requests
 import time_machine
+from django.db import transaction
 
 from checkout.tests.factories import make_checkout
 from payments.attempt_lifecycle import attempt_apply_payment
@@ -136,9 +137,10 @@ def test_a_payment_on_another_checkouts_session_is_held_not_applied():
     wrong = payment_json(attempt_b, id="pay_b", status="succeeded", version=1,
                          metadata={"attempt_id": str(attempt_a.id)})
     # when it arrives by webhook
-    from webhooks.processing import _apply_payment
+    from webhooks.processing import _apply_payment_locked
 
-    _apply_payment(payment_from(wrong), WEBHOOK)
+    with transaction.atomic():
+        _apply_payment_locked(payment_from(wrong), WEBHOOK)
     # then A is not paid with B's money: it is held for review
     attempt_a.refresh_from_db()
     a.refresh_from_db()

@@ -10,10 +10,11 @@ the database (BEGIN/COMMIT not included). A *commit* is a COMMIT (the end of an 
 durable commit (a WAL flush) the request waits for.
 
 The storefront has a notification endpoint, as in production. Every status change of a checkout
-also writes its storefront event (payments/outbox.py), inside the change's transaction; today that
-costs 5 queries per change, marked [outbox] below: the checkout's `event_sequence` UPDATE, the
-storefront's `event_position` UPDATE … RETURNING, the checkout's latest attempt (for the event's
-document), whether the storefront has an endpoint, the `payments_storefrontevent` INSERT.
+also writes its storefront event (payments/outbox.py), inside the change's transaction; that costs
+2 queries per change, marked [outbox] below: the storefront's `event_position` UPDATE … RETURNING
+(which also says whether the storefront has an endpoint) and the `payments_storefrontevent` INSERT.
+The event's `sequence` rides on the checkout's own status UPDATE, and its document's `payment` is
+the attempt the status writer holds (it was 5 queries: those were 3 statements of their own).
 
 When a budget fails, the assertion message lists the statements of the run.
 """
@@ -128,7 +129,7 @@ def test_checkout_creation_costs_4_queries_and_2_commits(api_client, psp_stub, s
     assert_budget(captured, queries=4, commits=2)
 
 
-def test_buy_now_costs_27_queries_and_3_commits(client, psp_stub, storefront_with_endpoint):
+def test_buy_now_costs_17_queries_and_2_commits(client, psp_stub, storefront_with_endpoint):
     # given an open checkout and a PSP that charges at once
     checkout = make_checkout()
     _psp_pays(psp_stub, status="succeeded")
@@ -136,37 +137,33 @@ def test_buy_now_costs_27_queries_and_3_commits(client, psp_stub, storefront_wit
     with CaptureQueriesContext(connection) as captured:
         response = client.post(f"/api/checkouts/{checkout.id}/buy-now/", content_type="application/json",
                                data=json.dumps({"token": checkout.psp_token, "payment_method": "pm_card_visa"}))
-    # then the checkout is paid, at today's cost. Measured today: 27 queries, 3 commits, of which
-    # 10 are the two storefront events [outbox] (checkout.processing, checkout.paid):
+    # then the checkout is paid. Measured: 17 queries, 2 commits (27 and 3 before issue 14), of
+    # which 4 are the two storefront events [outbox] (checkout.processing, checkout.paid):
     #   BEGIN
     #   1. SELECT checkout_checkout … FOR UPDATE (the checkout, locked)
     #   2. SELECT payments_paymentattempt, its live attempt if any (live statuses, latest)
-    #   3. INSERT payments_paymentattempt
+    #   3. INSERT payments_paymentattempt (made under the lock: the checkout's latest, no read)
     #   4. INSERT payments_statuschange (attempt '' → started)
-    #   5. SELECT payments_paymentattempt, the checkout's latest (to derive the checkout's status)
-    #   6. UPDATE checkout_checkout SET status = processing
-    #   7. INSERT payments_statuschange (checkout open → processing)
-    #   8-12. [outbox] UPDATE checkout event_sequence; UPDATE storefront event_position RETURNING;
-    #         SELECT latest attempt (event document); SELECT 1 endpoint exists; INSERT storefrontevent
+    #   5. UPDATE checkout_checkout SET status = processing, event_sequence
+    #   6. INSERT payments_statuschange (checkout open → processing)
+    #   7-8. [outbox] UPDATE storefront event_position RETURNING (and the endpoint); INSERT storefrontevent
     #   COMMIT (commit 1)
-    #   -- the PSP call (POST /v1/payments), no transaction open
-    #   13. INSERT payments_pspcall (autocommit: commit 2)
+    #   -- the PSP call (POST /v1/payments), no transaction open; its record is held (gateway.py)
     #   BEGIN
-    #   14. SELECT payments_paymentattempt.checkout_id by attempt id
-    #   15. SELECT checkout_checkout … FOR UPDATE
-    #   16. SELECT payments_paymentattempt … FOR UPDATE
-    #   17. INSERT payments_statuschange (attempt started → succeeded)
-    #   18. UPDATE payments_paymentattempt (every column)
-    #   19. SELECT payments_paymentattempt, the checkout's latest (to derive the checkout's status)
-    #   20. UPDATE checkout_checkout SET status = paid
-    #   21. INSERT payments_statuschange (checkout processing → paid)
-    #   22-26. [outbox] the same five for checkout.paid
-    #   COMMIT (commit 3)
-    #   27. SELECT checkout_checkout by id (for the answer's redirect)
+    #   9. INSERT payments_pspcall (the call's record, committed with the answer it brought)
+    #   10. SELECT checkout_checkout … FOR UPDATE, by the attempt's checkout_id in a subquery
+    #   11. SELECT payments_paymentattempt … FOR UPDATE, with whether it is the checkout's latest
+    #   12. INSERT payments_statuschange (attempt started → succeeded)
+    #   13. UPDATE payments_paymentattempt (every column)
+    #   14. UPDATE checkout_checkout SET status = paid, event_sequence
+    #   15. INSERT payments_statuschange (checkout processing → paid)
+    #   16-17. [outbox] the same two for checkout.paid
+    #   COMMIT (commit 2)
+    #   (the answer's redirect reads the checkout that the lock returned: no query)
     assert response.status_code == 201
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.PAID
-    assert_budget(captured, queries=27, commits=3)
+    assert_budget(captured, queries=17, commits=2)
 
 
 def test_webhook_intake_costs_1_query_and_1_commit(client, storefront_with_endpoint):
@@ -185,7 +182,7 @@ def test_webhook_intake_costs_1_query_and_1_commit(client, storefront_with_endpo
     assert_budget(captured, queries=1, commits=1)
 
 
-def test_event_processing_costs_16_queries_and_2_commits(client, storefront_with_endpoint):
+def test_event_processing_costs_10_queries_and_1_commit(client, storefront_with_endpoint):
     # given a recorded payment.succeeded event for a pending attempt
     checkout = make_checkout()
     attempt = make_attempt(checkout, status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
@@ -194,30 +191,26 @@ def test_event_processing_costs_16_queries_and_2_commits(client, storefront_with
     # when the worker processes it
     with CaptureQueriesContext(connection) as captured:
         outcome = event_process(event_pk=recorded.pk)
-    # then the checkout is paid, at today's cost. Measured today: 16 queries, 2 commits, of which
-    # 5 are the storefront event [outbox] (checkout.paid):
-    #   1. SELECT webhooks_webhookevent by pk
-    #   2. SELECT payments_paymentattempt by the metadata's attempt id
+    # then the checkout is paid. Measured: 10 queries, 1 commit (16 and 2 before issue 14), of
+    # which 2 are the storefront event [outbox] (checkout.paid); one locked read-modify-write:
     #   BEGIN
-    #   3. SELECT payments_paymentattempt.checkout_id by attempt id
-    #   4. SELECT checkout_checkout … FOR UPDATE
-    #   5. SELECT payments_paymentattempt … FOR UPDATE
-    #   6. INSERT payments_statuschange (attempt pending → succeeded)
-    #   7. UPDATE payments_paymentattempt (every column)
-    #   8. SELECT payments_paymentattempt, the checkout's latest (to derive the checkout's status)
-    #   9. UPDATE checkout_checkout SET status = paid
-    #   10. INSERT payments_statuschange (checkout processing → paid)
-    #   11-15. [outbox] UPDATE checkout event_sequence; UPDATE storefront event_position RETURNING;
-    #          SELECT latest attempt (event document); SELECT 1 endpoint exists; INSERT storefrontevent
-    #   COMMIT (commit 1)
-    #   16. UPDATE webhooks_webhookevent SET outcome = processed (autocommit: commit 2)
+    #   1. SELECT webhooks_webhookevent … FOR UPDATE (the event, locked: a second worker waits)
+    #   2. SELECT checkout_checkout … FOR UPDATE, by the metadata's attempt's checkout_id in a subquery
+    #   3. SELECT payments_paymentattempt … FOR UPDATE, with whether it is the checkout's latest
+    #   4. INSERT payments_statuschange (attempt pending → succeeded)
+    #   5. UPDATE payments_paymentattempt (every column)
+    #   6. UPDATE checkout_checkout SET status = paid, event_sequence
+    #   7. INSERT payments_statuschange (checkout processing → paid)
+    #   8-9. [outbox] UPDATE storefront event_position RETURNING (and the endpoint); INSERT storefrontevent
+    #   10. UPDATE webhooks_webhookevent SET outcome = processed
+    #   COMMIT (commit 1: the change, its storefront event and "processed" together)
     assert outcome == "processed"
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.PAID
-    assert_budget(captured, queries=16, commits=2)
+    assert_budget(captured, queries=10, commits=1)
 
 
-def test_the_result_page_of_a_paid_checkout_costs_2_queries_and_no_commit(client, storefront_with_endpoint):
+def test_the_result_page_of_a_paid_checkout_costs_1_query_and_no_commit(client, storefront_with_endpoint):
     # given a paid checkout
     checkout = make_checkout()
     make_attempt(checkout, status=AttemptStatus.SUCCEEDED, psp_payment_id="pay_1", psp_version=2)
@@ -225,8 +218,8 @@ def test_the_result_page_of_a_paid_checkout_costs_2_queries_and_no_commit(client
     # when the shopper lands on its result page
     with CaptureQueriesContext(connection) as captured:
         page = client.get(f"/checkout/{checkout.id}/result/")
-    # then it shows, at today's cost. Measured today: 2 queries, no commit:
-    #   1. SELECT checkout_checkout by id
-    #   2. SELECT payments_paymentattempt, the checkout's latest
+    # then it shows. Measured: 1 query, no commit (2 before issue 14):
+    #   1. SELECT payments_paymentattempt JOIN checkout_checkout, the checkout's latest attempt with
+    #      its checkout (a second query, for the checkout alone, only before its first attempt)
     assert page.status_code == 200
-    assert_budget(captured, queries=2, commits=0)
+    assert_budget(captured, queries=1, commits=0)

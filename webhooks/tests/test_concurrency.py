@@ -93,3 +93,18 @@ def test_a_webhook_and_a_poll_reporting_the_same_outcome_at_once_make_one_change
     # then the attempt moved once, and which of them moved it is on record
     assert _succeeded_changes(attempt) == 1
     assert StatusChange.objects.get(attempt=attempt, to_status="succeeded").cause in ("webhook", "poll")
+
+
+def test_ten_workers_on_one_event_process_it_once_and_the_others_find_it_done():
+    # given a recorded event (delivered once)
+    attempt = _pending_attempt()
+    body, headers = signed(event("payment.succeeded", payment_json(attempt, id="pay_1", version=2)))
+    Client().post("/webhooks/psp/", data=body, content_type="application/json", **headers)
+    stored = WebhookEvent.objects.get()
+    # when ten workers take it at the same instant (the broker rang it ten times)
+    outcomes = _race(10, lambda _: event_process(event_pk=stored.pk))
+    # then the first holds its row while it applies and marks it; the others wait, then see it done
+    assert outcomes == ["processed"] * 10
+    stored.refresh_from_db()
+    assert stored.processing_attempts == 1
+    assert _succeeded_changes(attempt) == 1

@@ -1,6 +1,7 @@
 """Processing recorded events: the PSP's object is the truth, applied once, in version order."""
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 import time_machine
@@ -8,12 +9,12 @@ import time_machine
 from checkout.tests.factories import make_checkout
 from midoffice.tests.factories import OPERATOR, make_staff
 from midoffice.timeline import checkout_timeline
-from payments.models import Refund
+from payments.models import PspCall, Refund, StorefrontEvent
 from payments.psp.types import PspUnavailable
 from payments.states import AttemptStatus, CheckoutStatus, RefundStatus
 from payments.tests.factories import PSP, make_attempt, payment_json, refund_json
 from webhooks.models import WebhookEvent
-from webhooks.processing import event_process, events_requeue_stale
+from webhooks.processing import _record_failure, event_process, events_requeue_stale
 from webhooks.tests.factories import deliver, event
 
 pytestmark = pytest.mark.django_db
@@ -213,3 +214,55 @@ def test_an_older_event_says_which_versions_it_was_behind(client):
     event_process(event_pk=stored.pk)
     stored.refresh_from_db()
     assert (stored.outcome, stored.outcome_detail) == ("ignored", "older than what we hold (v2, we hold v3)")
+
+
+def test_an_event_whose_change_fails_changes_nothing_and_is_failed_for_a_retry(client):
+    # given an event that moves an attempt, and a status writer that fails at its storefront event
+    checkout = make_checkout()
+    attempt = make_attempt(checkout, status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    stored = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=2))
+    trouble = mock.patch("payments.transitions.outbox_checkout_moved", side_effect=RuntimeError("disk full"))
+    # when it is processed
+    with trouble, pytest.raises(RuntimeError):
+        event_process(event_pk=stored.pk)
+    # then nothing of the change is kept (the event commits with its change or not at all) and the
+    # event is failed, due again
+    attempt.refresh_from_db()
+    checkout.refresh_from_db()
+    assert (attempt.status, attempt.psp_version) == (AttemptStatus.PENDING, 1)
+    assert checkout.status == CheckoutStatus.PROCESSING
+    assert StorefrontEvent.objects.filter(checkout=checkout).count() == 0
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.processing_attempts, stored.processed_at) == ("failed", 1, None)
+    assert stored.retry_at is not None and "disk full" in stored.error
+    # and its retry applies it, with its storefront event, and marks it processed
+    assert event_process(event_pk=stored.pk) == "processed"
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.processing_attempts) == ("processed", 2)
+    assert list(StorefrontEvent.objects.filter(checkout=checkout).values_list("type", flat=True)) == ["checkout.paid"]
+
+
+def test_a_failure_is_never_recorded_over_an_outcome_another_worker_recorded(client):
+    # given an event another worker processed while this one failed
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    stored = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=2))
+    assert event_process(event_pk=stored.pk) == "processed"
+    # when this worker records its failure
+    _record_failure(stored.pk, RuntimeError("late"))
+    # then the event stays processed
+    stored.refresh_from_db()
+    assert (stored.outcome, stored.error, stored.retry_at) == ("processed", "", None)
+
+
+def test_a_jump_in_versions_reads_the_psp_then_applies_and_marks_the_event_in_one_transaction(client, psp_stub):
+    # given an event two versions ahead of the attempt: changes in between were missed
+    checkout = make_checkout()
+    attempt = make_attempt(checkout, status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", version=3))
+    stored = _receive(client, "payment.succeeded", payment_json(attempt, id="pay_1", version=3))
+    # when it is processed
+    assert event_process(event_pk=stored.pk) == "processed"
+    # then the PSP's current object was applied, and its read is on the timeline once
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.psp_version) == (AttemptStatus.SUCCEEDED, 3)
+    assert list(PspCall.objects.values_list("attempt_id", "cause")) == [(attempt.id, f"webhook {stored.event_id}")]
