@@ -91,7 +91,9 @@ class CheckoutCollection(APIView):
             **data, checkout_id=resource_id, resumable=resumable, storefront=api_key.storefront, api_key=api_key,
             cause=Cause(kind="api", reference=api_key.name),
         )
-        return Response(CheckoutOutput(checkout).data, status=status.HTTP_201_CREATED)
+        # Not resumable: the id was drawn for this request, so the checkout is new and has no payment.
+        # (A takeover that stored it meanwhile answers as of its creation; GET shows any payment since.)
+        return Response(CheckoutOutput(checkout, context={"new": not resumable}).data, status=status.HTTP_201_CREATED)
 
 
 class CheckoutDetail(APIView):

@@ -100,7 +100,7 @@ class CheckoutOutput(serializers.ModelSerializer):
                   "expires_at", "created_at", "payment"]
 
     def to_representation(self, checkout: Checkout) -> dict[str, Any]:
-        return checkout_document(checkout)
+        return checkout_document(checkout, new=self.context.get("new", False))
 
 
 class AttemptBrief(serializers.ModelSerializer):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from checkout.models import ApiKey, Checkout, Storefront
 from checkout.redirects import is_allowed_redirect
-from payments.gateway import psp
+from payments.gateway import atomic_with_psp_calls, psp, psp_calls_held
 from payments.locks import lock_checkout
 from payments.money import CURRENCY_DIGITS, has_currency_digits
 from payments.psp.types import PspError, PspRejected, PspSession
@@ -48,15 +48,18 @@ def checkout_create(
     existing = _resumed(checkout_id, storefront) if resumable else None
     if existing is not None:
         return existing
-    session = _register_session(checkout_id, amount, currency, description)
     try:
-        with transaction.atomic():
-            checkout = Checkout.objects.create(
-                id=checkout_id, amount=amount, currency=currency, description=description, reference=reference,
-                psp_token=session.token, psp_provider=settings.PSP_PROVIDER, expires_at=session.expires_at,
-                success_url=success_url, failure_url=failure_url, storefront=storefront, api_key=api_key,
-            )
-            record_creation(checkout, cause)
+        # The session's call record commits with the checkout (payments/gateway.py).
+        with psp_calls_held():
+            session = _register_session(checkout_id, amount, currency, description)
+            with atomic_with_psp_calls():
+                checkout = Checkout.objects.create(
+                    id=checkout_id, amount=amount, currency=currency, description=description,
+                    reference=reference, psp_token=session.token, psp_provider=settings.PSP_PROVIDER,
+                    expires_at=session.expires_at, success_url=success_url, failure_url=failure_url,
+                    storefront=storefront, api_key=api_key,
+                )
+                record_creation(checkout, cause)
     except IntegrityError:
         # A takeover of the same key stored it a moment ago.
         resumed = _resumed(checkout_id, storefront)

@@ -12,10 +12,12 @@ from payments.selectors import checkout_latest_attempt
 from paysite.site import site_url
 
 
-def checkout_document(checkout: Checkout, *, latest: PaymentAttempt | None = None) -> dict[str, Any]:
+def checkout_document(checkout: Checkout, *, latest: PaymentAttempt | None = None,
+                      new: bool = False) -> dict[str, Any]:
     """The checkout object of the contract (its latest attempt as `payment`); `latest` saves the
-    query when the caller holds that attempt already."""
-    attempt = latest or checkout_latest_attempt(checkout=checkout)
+    query when the caller holds that attempt already, and `new` (a checkout created by this very
+    request, which no one can have paid yet) when there is none."""
+    attempt = None if new else latest or checkout_latest_attempt(checkout=checkout)
     return {
         "id": str(checkout.id), "status": checkout.status, "amount": format_amount(checkout.amount, checkout.currency),
         "currency": checkout.currency, "description": checkout.description, "reference": checkout.reference,
