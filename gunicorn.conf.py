@@ -13,7 +13,9 @@ threads = int(os.environ.get("WEB_THREADS", "8"))
 worker_class = "gthread"
 # Storefront backends and the PSP keep their connections open between requests.
 keepalive = 5
-# Longer than one Buy Now can take (PSP_TIMEOUT for each try, and the backoff between them).
+# A gthread worker's main loop answers gunicorn's heartbeat while its threads wait, so this only
+# restarts a worker whose loop is stuck; a request's own bound is the PSP's timeouts (PSP_TIMEOUT
+# for each try, PSP_MAX_ATTEMPTS tries).
 timeout = 60
 graceful_timeout = 30
 bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")

@@ -24,7 +24,10 @@ def gunicorn(transactional_db, sandbox, tmp_path):
         "PSP_WEBHOOK_SECRET": SANDBOX_SECRET, "DEBUG": "true", "IDEMPOTENCY_TAKEOVER_AFTER": "1",
         "PSP_TIMEOUT": "10", "SITE_URL": "http://127.0.0.1:8000",
     }
-    web = Web(env, tmp_path / "gunicorn.log", options=("--workers", "1", "--timeout", "2", "--graceful-timeout", "1"))
+    # gunicorn's sync worker, whose timeout kills a worker stuck in a request (the gthread worker of
+    # gunicorn.conf.py keeps its heartbeat while a request hangs, so its timeout never fires there).
+    web = Web(env, tmp_path / "gunicorn.log", options=(
+        "--workers", "1", "--worker-class", "sync", "--threads", "1", "--timeout", "2", "--graceful-timeout", "1"))
     web.start()
     sandbox.clear_faults()
     yield web.url, web.log_path
