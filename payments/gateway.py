@@ -13,10 +13,17 @@ instead of committing on its own, so it costs no commit of its own:
   autocommit, as before.
 
 So in every path that returns or raises, every exchange is recorded exactly once. What is lost is
-only the record of an exchange whose process dies between the PSP's answer and the end of the
-block (milliseconds): the answer is lost with it, the attempt or refund stays as it was (`started`,
-due for a poll), and the poll that learns the outcome is recorded in its turn. Outside a
-`psp_calls_held()` block each record commits at once, as it always did.
+the record of the exchanges of a block whose process dies before the block ends: that is the
+whole block, every try of its requests included (up to PSP_MAX_ATTEMPTS tries of 2 PSP_TIMEOUTs and the
+backoff per request, and a sync may make two requests), not only the moment after the answer. The
+answer is lost with it, the attempt or refund stays as it was (due for a poll), and the poll that
+learns the outcome is recorded in its turn; money is never at stake, only the trail of those tries.
+Outside a `psp_calls_held()` block each record commits at once, as it always did.
+
+A record can never cost the payment its change: the held records are written in a savepoint of
+their own, and if the database refuses them they are logged and left to be written (or dropped)
+on their own when the block ends. Text the database cannot store (NUL characters, which a PSP's
+answer may carry) is removed from a record before it is kept.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from payments.models import PspCall
 from payments.psp.generic import HttpPspClient
@@ -39,6 +47,8 @@ from payments.psp.stripe import StripePsp
 from payments.psp.types import CallRecord
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _clients: dict[tuple[object, ...], PspClient] = {}
 _held: ContextVar[list[PspCall] | None] = ContextVar("held_psp_calls", default=None)
@@ -104,9 +114,9 @@ def record_psp_call(record: CallRecord) -> None:
     """Keep one exchange with the PSP for the payment's timeline (the PSP client's observer):
     held for the transaction that applies its answer inside `psp_calls_held()`, else written now."""
     row = PspCall(
-        method=record.method, path=record.path[:255], idempotency_key=record.idempotency_key,
-        status_code=record.status_code, duration_ms=record.duration_ms, request_body=record.request_body,
-        response_body=record.response_body, error=record.error[:500],
+        method=record.method, path=_storable(record.path)[:255], idempotency_key=_storable(record.idempotency_key),
+        status_code=record.status_code, duration_ms=record.duration_ms, request_body=_storable(record.request_body),
+        response_body=_storable(record.response_body), error=_storable(record.error)[:500],
         checkout_id=_uuid_or_none(record.context.get("checkout_id")),
         attempt_id=_uuid_or_none(record.context.get("attempt_id")),
         refund_id=_uuid_or_none(record.context.get("refund_id")), cause=record.context.get("cause", "")[:255],
@@ -149,15 +159,41 @@ def atomic_with_psp_calls() -> Iterator[None]:
         held.clear()
     try:
         with transaction.atomic():
-            if taken:
-                PspCall.objects.bulk_create(taken)
+            if held is not None and taken and not _written_in_savepoint(taken):
+                held[:0] = _fresh(taken)  # refused: written (or dropped, logged) when the block ends
+                taken = []
             yield
     except BaseException:
         if held is not None and taken:
-            for row in taken:  # rolled back with the block: to be written again
-                row.pk, row._state.adding = None, True
-            held[:0] = taken
+            held[:0] = _fresh(taken)  # rolled back with the block: to be written again
         raise
+
+
+def _written_in_savepoint(rows: list[PspCall]) -> bool:
+    try:
+        with transaction.atomic():
+            PspCall.objects.bulk_create(rows)
+    except DatabaseError:
+        logger.exception("could not record %d PSP call(s) with their answer's change", len(rows))
+        return False
+    return True
+
+
+def _fresh(rows: list[PspCall]) -> list[PspCall]:
+    for row in rows:
+        row.pk, row._state.adding = None, True
+    return rows
+
+
+def _storable(value: T) -> T:
+    """The value without NUL characters, which PostgreSQL's text and jsonb refuse."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [_storable(item) for item in value]  # type: ignore[return-value]
+    return value
 
 
 def _write_left_over(rows: list[PspCall]) -> None:

@@ -196,6 +196,9 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'p
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg 3's pool replaces persistent connections (Django refuses both at once).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The pool checks each connection as it hands it out (one empty round trip), so that a
+    # connection broken by a PostgreSQL restart or failover is replaced instead of failing a request or a task.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
@@ -329,8 +332,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 # Celery's Django fix-up closes every database connection before and after each task, and in a
 # prefork worker closes the whole psycopg pool too: each task then opened new connections to
-# PostgreSQL (a server process forked for each). Reused for this many tasks instead; the pool
-# itself replaces connections that break or grow old (max_lifetime, max_idle).
+# PostgreSQL (a server process forked for each). The pool is kept for this many tasks instead;
+# each task still hands its connection back to the pool when it ends (paysite/celery.py), and the
+# pool checks a connection before handing it out (CONN_HEALTH_CHECKS), so a connection that broke
+# meanwhile (PostgreSQL restarted) is replaced instead of failing the next tasks.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100

@@ -23,6 +23,7 @@ from collections.abc import Callable
 logger = logging.getLogger(__name__)
 
 Send = Callable[[list[int]], object]  # what it returns is not used
+_FORK_LOCK = threading.Lock()
 
 
 class Doorbell:
@@ -44,10 +45,12 @@ class Doorbell:
 
     def ring(self, event_pk: int) -> None:
         if self._pid != os.getpid():
-            self._start_in_this_process()
+            with _FORK_LOCK:  # two threads of a new child must not both start it afresh
+                if self._pid != os.getpid():
+                    self._start_in_this_process()
         with self._lock:
             self._waiting.append(event_pk)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="webhook-doorbell", daemon=True)
                 self._thread.start()
         self._rung.set()

@@ -68,7 +68,8 @@ def test_the_call_record_commits_in_the_transaction_that_applies_the_answer(psp_
     applying = [statements for statements in _statements_of_each_transaction(captured)
                 if any('UPDATE "payments_paymentattempt"' in sql for sql in statements)]
     assert len(applying) == 1
-    assert applying[0][0].startswith('INSERT INTO "payments_pspcall"')
+    statements = [sql for sql in applying[0] if not sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert statements[0].startswith('INSERT INTO "payments_pspcall"')  # in a savepoint of its own
     in_transactions = {sql for statements in _statements_of_each_transaction(captured) for sql in statements}
     alone = [entry["sql"] for entry in captured.captured_queries
              if entry["sql"].startswith(("INSERT", "UPDATE")) and entry["sql"] not in in_transactions]
@@ -158,3 +159,47 @@ def test_a_refund_and_its_call_record_commit_together_and_an_unanswered_one_is_s
     assert PspCall.objects.filter(refund_id=answered.id).count() == 1
     assert PspCall.objects.filter(refund_id=lost.id, status_code=None).count() == 3
     assert Refund.objects.filter(attempt=attempt).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_psp_answer_carrying_a_nul_character_is_applied_and_recorded_without_it(psp_stub):
+    # given a pending attempt, and a PSP whose answer carries a NUL (PostgreSQL's jsonb refuses it)
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", version=2,
+                                                             failure_message="x\u0000y"))
+    # when a poll asks the PSP
+    attempt_sync(attempt_id=attempt.id, cause=Cause(kind="poll"))
+    # then the payment's change is applied, and the call is recorded with the NUL removed
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.psp_version) == (AttemptStatus.SUCCEEDED, 2)
+    assert PspCall.objects.get(attempt_id=attempt.id).response_body["failure_message"] == "xy"
+
+
+@pytest.fixture
+def psp_calls_refused():
+    """The database refuses every PspCall row (a trigger: a real refusal, whatever its cause)."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE FUNCTION refuse_psp_call() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$")
+        cursor.execute("CREATE TRIGGER refuse_psp_call BEFORE INSERT ON payments_pspcall "
+                       "FOR EACH ROW EXECUTE FUNCTION refuse_psp_call()")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_psp_call ON payments_pspcall")
+        cursor.execute("DROP FUNCTION refuse_psp_call()")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_call_record_the_database_refuses_never_costs_the_payment_its_change(psp_stub, psp_calls_refused,
+                                                                              caplog):
+    # given a pending attempt, and a database that refuses call records
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1", psp_version=1)
+    psp_stub.get(f"{PSP}/v1/payments/pay_1", json=payment_json(attempt, id="pay_1", version=2))
+    # when a poll asks the PSP and applies its answer
+    attempt_sync(attempt_id=attempt.id, cause=Cause(kind="poll"))
+    # then the change is applied all the same; the lost record is logged
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.psp_version) == (AttemptStatus.SUCCEEDED, 2)
+    assert attempt.checkout.__class__.objects.get(id=attempt.checkout_id).status == CheckoutStatus.PAID
+    assert "could not record 1 PSP call(s)" in caplog.text

@@ -188,3 +188,20 @@ def test_with_duplicated_dropped_and_reordered_webhooks_every_payment_ends_in_th
     causes = Counter(StatusChange.objects.filter(attempt_id__in=attempt_ids, to_status__in=FINAL_ATTEMPT_STATUSES)
                      .values_list("cause", flat=True))
     assert causes["webhook"] > 0 and causes["poll"] > 0  # both channels did their share
+
+
+def test_the_worker_goes_on_at_once_when_postgresql_cuts_its_connections(shop, worker_settings, worker, live_server):
+    # given a worker that has applied payments (its processes hold pooled database connections)
+    _checkout, first = shop.pay("pm_bank_transfer")
+    assert wait_for(lambda: attempt_of(first).status == AttemptStatus.SUCCEEDED, timeout=30)
+    # when PostgreSQL cuts every connection but this test's own, as a restart or a failover would
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    cut_at = len(worker.log())
+    # then the next payments settle, and no task of the worker failed on a connection it had lost
+    answers = [shop.pay("pm_bank_transfer")[1] for _ in range(3)]
+    assert wait_for(lambda: all(attempt_of(answer).status == AttemptStatus.SUCCEEDED for answer in answers),
+                    timeout=30)
+    after_the_cut = worker.log()[cut_at:]
+    assert "OperationalError" not in after_the_cut and "connection is lost" not in after_the_cut, after_the_cut[-3000:]
