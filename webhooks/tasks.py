@@ -9,6 +9,7 @@ import time
 from collections import Counter
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from webhooks.processing import event_process, events_requeue_stale
@@ -39,6 +40,8 @@ def process_events(event_pks: list[int]) -> dict[str, int]:
             break
         try:
             outcomes[event_process(event_pk=event_pk)] += 1
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: the rest waits for the sweeper
         except Exception:
             logger.exception("webhook event %s failed; the sweeper tries it again", event_pk)
             outcomes["failed"] += 1

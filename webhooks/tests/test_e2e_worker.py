@@ -190,18 +190,30 @@ def test_with_duplicated_dropped_and_reordered_webhooks_every_payment_ends_in_th
     assert causes["webhook"] > 0 and causes["poll"] > 0  # both channels did their share
 
 
-def test_the_worker_goes_on_at_once_when_postgresql_cuts_its_connections(shop, worker_settings, worker, live_server):
+@pytest.fixture
+def named_worker(worker_settings, tmp_path):
+    """The worker, its database connections named (application_name), so a test can cut only them."""
+    from paysite.tests.processes import Worker
+
+    settings = {**worker_settings, "DATABASE_URL": worker_settings["DATABASE_URL"] + "?application_name=bps-worker"}
+    process = Worker(settings, tmp_path / "worker.log").start()
+    yield process
+    process.stop()
+
+
+def test_the_worker_goes_on_at_once_when_postgresql_cuts_its_connections(shop, named_worker, live_server):
     # given a worker that has applied payments (its processes hold pooled database connections)
     _checkout, first = shop.pay("pm_bank_transfer")
     assert wait_for(lambda: attempt_of(first).status == AttemptStatus.SUCCEEDED, timeout=30)
-    # when PostgreSQL cuts every connection but this test's own, as a restart or a failover would
+    # when PostgreSQL cuts the worker's connections, as a restart or a failover would
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-    cut_at = len(worker.log())
+        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND application_name = 'bps-worker'")
+        assert cursor.fetchone()[0] > 0
+    cut_at = len(named_worker.log())
     # then the next payments settle, and no task of the worker failed on a connection it had lost
     answers = [shop.pay("pm_bank_transfer")[1] for _ in range(3)]
     assert wait_for(lambda: all(attempt_of(answer).status == AttemptStatus.SUCCEEDED for answer in answers),
                     timeout=30)
-    after_the_cut = worker.log()[cut_at:]
+    after_the_cut = named_worker.log()[cut_at:]
     assert "OperationalError" not in after_the_cut and "connection is lost" not in after_the_cut, after_the_cut[-3000:]
