@@ -47,7 +47,13 @@ def backend(request, settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.CACHES = {"default": config}
     if request.param == "redis":
         assert config["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
-    return request.param
+    yield request.param
+    if request.param == "redis":  # a shared Redis: leave nothing behind
+        import redis
+
+        client = redis.Redis.from_url(urls["redis"])
+        for key in client.scan_iter(match=f"{config['KEY_PREFIX']}:*"):
+            client.delete(key)
 
 
 def _get(client, key):  # type: ignore[no-untyped-def]
