@@ -68,8 +68,8 @@ def _tombstone_key(digest: str) -> str:
     return f"apikey:v1:revoked:{digest}"
 
 
-def _used_key(api_key_id: int) -> str:
-    return f"apikey:v1:used:{api_key_id}"
+def _used_key(digest: str) -> str:
+    return f"apikey:v1:used:{digest}"
 
 
 def api_key_create(*, storefront_name: str) -> tuple[ApiKey, str]:
@@ -131,7 +131,7 @@ def live_api_key(digest: str) -> ApiKey | None:
     """The live key of this digest, from the cache when it remembers it; None if there is none."""
     entry_key, tombstone_key = _entry_key(digest), _tombstone_key(digest)
     try:
-        found = cache.get_many([entry_key, tombstone_key])
+        found = cache.get_many([entry_key, tombstone_key, _used_key(digest)])
     except Exception:
         logger.warning("API keys: the cache cannot be read; checking the key in the database", exc_info=True)
         return _from_database_only(digest)
@@ -141,6 +141,8 @@ def live_api_key(digest: str) -> ApiKey | None:
     if entry is not None:
         api_key = _from_entry(entry, digest)
         if api_key is not None:
+            if found.get(_used_key(digest)):
+                return api_key  # its last_used_at was written this minute (read with the entry)
             # A remembered key is checked in the database again once a minute, as last_used_at is written.
             return api_key if _still_live(api_key.pk, digest, only_if_due=True) else None
     api_key = ApiKey.objects.select_related("storefront").filter(key_hash=digest, revoked_at__isnull=True).first()
@@ -155,7 +157,7 @@ def _still_live(api_key_id: int, digest: str, *, only_if_due: bool) -> bool:
     """Whether the key is still unrevoked in the database, writing its last_used_at when a minute
     has passed since the last write. With `only_if_due`, nothing is asked when it is not due."""
     live = ApiKey.objects.filter(pk=api_key_id, revoked_at__isnull=True)
-    if cache.add(_used_key(api_key_id), True, timeout=LAST_USED_EVERY):
+    if cache.add(_used_key(digest), True, timeout=LAST_USED_EVERY):
         still = live.update(last_used_at=timezone.now()) == 1  # autocommit: at most once a minute per key
     elif only_if_due:
         return True
