@@ -63,14 +63,14 @@ WITH rows AS (
 )
 INSERT INTO payments_paymentattempt (id, checkout_id, status, payment_method, amount, currency, psp_payment_id,
                                      psp_version, failure_code, action_url, refunded_amount, idempotency_key,
-                                     next_poll_at, poll_count, poll_claim, review_note, psp_contradiction,
+                                     next_poll_at, poll_count, review_note, psp_contradiction,
                                      contradicting_payment_id, created_at, updated_at)
 SELECT md5(h || 'a')::uuid, md5(h || 'c')::uuid, status,
        (ARRAY['pm_card_visa', 'pm_card_mastercard', 'pm_bank_transfer', 'pm_card_3ds'])[i %% 4 + 1],
        amount, currency,
        'pay_' || h, 1, CASE status WHEN 'failed' THEN 'card_declined' ELSE '' END, '', 0, 'bps-payment-' || h,
        CASE WHEN status IN ('started', 'pending', 'requires_action') THEN now() + interval '1 minute' END,
-       CASE WHEN status = 'needs_review' THEN 40 ELSE 0 END, 0,
+       CASE WHEN status = 'needs_review' THEN 40 ELSE 0 END,
        CASE WHEN status = 'needs_review' THEN 'No final status before PAYMENTS_POLL_GIVE_UP_AFTER.' ELSE '' END,
        false, '', at, at
 FROM rows

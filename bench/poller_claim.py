@@ -5,9 +5,9 @@
 Seeds a throwaway database as the mid-office benchmark does (bench/admin_changelist.py: a shop at
 2,000 attempts a day, the last three days' unfinished ones still polled), makes 1,000 of its
 unfinished attempts due, and times `attempts_claim_due(limit=100)`, the beat's claim: one
-transaction that locks 100 due rows (SKIP LOCKED) and moves them on. Between two timed claims the
-rows are made due again, off the clock. Prints the median and the 90th percentile at each size
-and their ratio.
+statement that locks 100 due rows (SKIP LOCKED) and writes a claim beside each. Between two timed
+claims the rows are made due again and their claims dropped, off the clock. Prints the median and
+the 90th percentile at each size and their ratio.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def claim_times() -> list[float]:
     for _ in range(RUNS):
         with connection.cursor() as cursor:
             cursor.execute(MAKE_DUE, [DUE])
+            cursor.execute("DELETE FROM payments_pollclaim")  # as if each claim had been taken
         started = time.perf_counter()
         claimed = attempts_claim_due(limit=100)
         timings.append(time.perf_counter() - started)

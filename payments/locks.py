@@ -4,7 +4,9 @@ Every writer of a payment's state locks through here, so two writers can never w
 other in opposite orders. Callers hold the lock only inside `transaction.atomic()` and never
 across a call to the PSP. (A webhook event's processing locks its event row before all of these,
 webhooks/processing.py; nothing locks an event after a checkout. A storefront's row, for its
-events' positions, is taken after all of these, last in its transaction: payments/outbox.py.)
+events' positions, is taken after all of these, last in its transaction: payments/outbox.py. The
+poller's claim locks due attempts or refunds, then their poll claims, and nothing else:
+payments/polling.py.)
 
 An attempt is locked with one more fact, read in the same statement: whether it is its checkout's
 latest (`known_latest`), which decides whether the checkout follows it. No attempt can be added
@@ -14,7 +16,6 @@ while the checkout is locked (Buy Now locks it first), so the answer holds to th
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
@@ -93,15 +94,3 @@ def lock_refund(refund_id: uuid.UUID | str) -> tuple[Checkout, PaymentAttempt, R
     refund.checkout, refund.attempt = checkout, attempt
     return checkout, attempt, refund
 
-
-def lock_due_for_poll(
-    model: type[PaymentAttempt] | type[Refund], *, statuses: frozenset[str], now: datetime, limit: int
-) -> list[tuple[uuid.UUID, int]]:
-    """The due rows no other poller holds (SKIP LOCKED), oldest due first, locked until the
-    caller's transaction ends; their ids and current claim numbers. Takes no checkout lock: a
-    claim only moves `next_poll_at` and `poll_claim`, never a status."""
-    return list(
-        model.objects.select_for_update(skip_locked=True)
-        .filter(next_poll_at__lte=now, status__in=statuses)
-        .order_by("next_poll_at").values_list("id", "poll_claim")[:limit]
-    )

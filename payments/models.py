@@ -13,6 +13,7 @@ from payments.money import CURRENCY_FORMAT
 from payments.states import (
     LIVE_ATTEMPT_STATUSES,
     UNFINISHED_ATTEMPT_STATUSES,
+    UNFINISHED_REFUND_STATUSES,
     AttemptStatus,
     CheckoutStatus,
     RefundStatus,
@@ -95,7 +96,10 @@ class PaymentAttempt(models.Model):
     """One Buy Now: what we asked the PSP to charge, and what we know of the outcome."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    checkout = models.ForeignKey("checkout.Checkout", on_delete=models.PROTECT, related_name="attempts")
+    # Indexed by attempt_checkout_idx (checkout, -created_at), which serves the foreign key too.
+    checkout = models.ForeignKey(
+        "checkout.Checkout", on_delete=models.PROTECT, related_name="attempts", db_index=False
+    )
     status = models.CharField(max_length=20, choices=AttemptStatus.choices, default=AttemptStatus.STARTED)
     payment_method = models.CharField(max_length=64)
     amount = models.DecimalField(max_digits=11, decimal_places=3)
@@ -103,7 +107,7 @@ class PaymentAttempt(models.Model):
     # Not unique: with Stripe every attempt of a checkout confirms the same PaymentIntent (a failed
     # one, then the next). One succeeded attempt per PSP payment is the rule (see constraints).
     psp_payment_id = models.CharField(  # noqa: DJ001 (NULL until the PSP answers; kept from when it was unique)
-        "PSP payment id", max_length=128, db_index=True, null=True, blank=True
+        "PSP payment id", max_length=128, null=True, blank=True
     )
     psp_version = models.PositiveIntegerField(
         "PSP version", default=0, help_text="The highest version of the PSP's payment object applied."
@@ -111,11 +115,10 @@ class PaymentAttempt(models.Model):
     failure_code = models.CharField(max_length=64, blank=True)
     action_url = models.URLField(max_length=2000, blank=True, help_text="The PSP page the shopper must visit.")
     refunded_amount = models.DecimalField(max_digits=11, decimal_places=3, default=0)
-    idempotency_key = models.CharField(max_length=255, unique=True, editable=False)
+    idempotency_key = models.CharField(max_length=255, editable=False)  # unique: see constraints
     # Polling: when to ask the PSP next (null once nothing is left to learn), and how often we did.
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
-    poll_claim = models.PositiveIntegerField(default=0, editable=False, help_text="Bumped by every claim to poll.")
     last_polled_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
     psp_contradiction = models.BooleanField(
@@ -141,8 +144,12 @@ class PaymentAttempt(models.Model):
                 condition=Q(status__in=sorted(UNFINISHED_ATTEMPT_STATUSES)),
             ),
             models.Index(fields=["checkout", "-created_at"], name="attempt_checkout_idx"),
+            # Looked up by equality only (webhooks, the mid-office's search), so no LIKE index beside it.
+            models.Index(fields=["psp_payment_id"], name="attempt_psp_payment_idx"),
+            # The poller's due rows, read in due order; only unfinished attempts are polled.
             models.Index(
-                fields=["next_poll_at"], name="attempt_due_idx", condition=Q(next_poll_at__isnull=False)
+                fields=["next_poll_at"], name="attempt_due_unfinished_idx",
+                condition=Q(next_poll_at__isnull=False) & Q(status__in=sorted(UNFINISHED_ATTEMPT_STATUSES)),
             ),
         ]
         constraints = [
@@ -150,6 +157,7 @@ class PaymentAttempt(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="attempt_amount_positive"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="attempt_refunded_not_negative"),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_FORMAT), name="attempt_currency_format"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="attempt_idempotency_key_unique"),
             # The database's own guard against a second charge: one live attempt per checkout. An
             # attempt held for review because the PSP contradicted it (perhaps a second charge) is
             # beside that rule: it must be shown even when another attempt of the checkout is live.
@@ -189,7 +197,6 @@ class Refund(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
-    poll_claim = models.PositiveIntegerField(default=0, editable=False, help_text="Bumped by every claim to poll.")
     last_polled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -198,7 +205,10 @@ class Refund(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["-created_at"], name="refund_created_idx"),
-            models.Index(fields=["next_poll_at"], name="refund_due_idx", condition=Q(next_poll_at__isnull=False)),
+            models.Index(
+                fields=["next_poll_at"], name="refund_due_unfinished_idx",
+                condition=Q(next_poll_at__isnull=False) & Q(status__in=sorted(UNFINISHED_REFUND_STATUSES)),
+            ),
             # The dashboard's review queue: the few refunds in review among all.
             models.Index(fields=["created_at"], name="refund_review_idx", condition=Q(status="needs_review")),
         ]
@@ -211,6 +221,20 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund {str(self.id)[:8]} ({self.get_status_display()})"
+
+
+class PollClaim(models.Model):
+    """A beat's claim on a due attempt or refund, from the claim until a worker takes it
+    (payments/polling.py). Kept beside the attempts and refunds rather than in them so that a claim
+    writes one narrow row with one index instead of a new version of a wide row with a dozen.
+    Attempt and refund ids are both random UUIDs, so one key serves both."""
+
+    row_id = models.UUIDField(primary_key=True)
+    claim = models.BigIntegerField()
+    held_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Poll claim {self.claim} on {self.row_id}"
 
 
 class StatusChange(models.Model):

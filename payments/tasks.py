@@ -15,7 +15,14 @@ from payments.notifications import (
     event_deliver,
     events_claim_due,
 )
-from payments.polling import attempt_poll, attempts_claim_due, poll_batch_size, refund_poll, refunds_claim_due
+from payments.polling import (
+    attempt_poll,
+    attempts_claim_due,
+    poll_batch_size,
+    poll_claims_prune,
+    refund_poll,
+    refunds_claim_due,
+)
 from payments.psp_calls import psp_calls_prune
 
 
@@ -41,6 +48,11 @@ def poll_attempt(attempt_id: str, claim: int) -> str:
 def poll_refund(refund_id: str, claim: int) -> str:
     polled = refund_poll(refund_id=uuid.UUID(refund_id), claim=claim)
     return polled.status if polled else "claimed elsewhere"
+
+
+@shared_task
+def prune_poll_claims() -> int:
+    return poll_claims_prune()
 
 
 @shared_task

@@ -342,16 +342,16 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Several beats may run (one per host, so that the scheduler survives a host): every periodic
-# task only rings doorbells for work whose due time is a database column, claimed with SELECT …
-# FOR UPDATE SKIP LOCKED, which moves the due time forward and bumps a claim number that the task
-# must present (compare-and-set), or it locks and re-checks each row (expiry), or it deletes what
-# is old (pruning). A second beat's ring therefore finds nothing due, or a stale claim: it never
-# adds a poll of a payment (paysite/tests/test_e2e_scale_out.py runs two beats and kills one). Due
-# times are written with each host's clock, so the hosts' clocks must agree (NTP) to well within
-# one poll lease. Each beat keeps its own schedule file (`celery beat --schedule`). Each periodic
-# message expires after its own period, so a stopped worker does not come back to a pile of stale
-# copies.
+# Several beats may run (one per host, so that the scheduler survives a host): every periodic task
+# only rings doorbells for work whose due time is a database column, claimed with SELECT … FOR
+# UPDATE SKIP LOCKED under a claim number that the task must present (compare-and-set; a payment's
+# poll claim is a row of its own, payments/polling.py), or it locks and re-checks each row
+# (expiry), or it deletes what is old (pruning). A second beat's ring therefore finds nothing due,
+# or a stale claim: it never adds a poll of a payment (paysite/tests/test_e2e_scale_out.py runs two
+# beats and kills one). Due times are written with each host's clock, so the hosts' clocks must
+# agree (NTP) to well within one poll lease. Each beat keeps its own schedule file (`celery beat
+# --schedule`). Each periodic message expires after its own period, so a stopped worker does not
+# come back to a pile of stale copies.
 CELERY_BEAT_SCHEDULE = {
     "poll-due-payments": {
         "task": "payments.tasks.poll_due",
@@ -370,6 +370,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-checkouts": {"task": "checkout.tasks.expire_checkouts", "schedule": 60.0, "options": {"expires": 60.0}},
     "prune-psp-calls": {"task": "payments.tasks.prune_psp_calls", "schedule": 3600.0, "options": {"expires": 3600.0}},
+    "prune-poll-claims": {
+        "task": "payments.tasks.prune_poll_claims", "schedule": 3600.0, "options": {"expires": 3600.0},
+    },
     "prune-webhook-bodies": {
         "task": "webhooks.tasks.prune_webhook_bodies", "schedule": 3600.0, "options": {"expires": 3600.0},
     },

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from checkout.tests.factories import make_checkout
 from payments.attempt_lifecycle import attempt_apply_payment
-from payments.models import PaymentAttempt
-from payments.polling import _take, attempt_poll, attempts_claim_due
+from payments.models import PaymentAttempt, PollClaim
+from payments.polling import _take, attempt_poll, attempts_claim_due, poll_claims_prune
 from payments.psp.parse import payment_from
 from payments.schedule import poll_delay, poll_lease
 from payments.states import AttemptStatus
@@ -48,8 +48,10 @@ def test_only_due_unfinished_attempts_are_claimed_and_a_claim_holds_them():
     due = make_attempt(checkout, status=AttemptStatus.PENDING, next_poll_at=timezone.now() - timedelta(seconds=1))
     make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now() + timedelta(minutes=1))
     make_attempt(make_checkout(), status=AttemptStatus.SUCCEEDED, next_poll_at=timezone.now() - timedelta(minutes=1))
-    assert attempts_claim_due(limit=10) == [(due.id, 1)]
-    assert attempts_claim_due(limit=10) == []  # claimed: its next poll moved out by one poll interval
+    [(claimed_id, claim)] = attempts_claim_due(limit=10)
+    assert claimed_id == due.id
+    assert PollClaim.objects.get(row_id=due.id).claim == claim
+    assert attempts_claim_due(limit=10) == []  # claimed: held for one poll interval
 
 
 def test_a_claim_lost_with_its_message_is_claimed_again_after_one_poll_interval(settings):
@@ -61,8 +63,11 @@ def test_a_claim_lost_with_its_message_is_claimed_again_after_one_poll_interval(
     with time_machine.travel(timezone.now() + timedelta(seconds=31)):
         again = attempts_claim_due(limit=10)
     # then the row is claimed anew, and the lost message's claim is worth nothing if it ever comes
-    assert again == [(due.id, lost_claim + 1)]
+    [(again_id, new_claim)] = again
+    assert (again_id, new_claim != lost_claim) == (due.id, True)
     assert attempt_poll(attempt_id=due.id, claim=lost_claim) is None
+    assert PaymentAttempt.objects.get(id=due.id).poll_count == 0  # the stale take changed nothing
+    assert _take(PaymentAttempt, due.id, new_claim)
 
 
 def test_two_messages_for_one_claim_poll_once(psp_stub):
@@ -84,14 +89,42 @@ def test_a_poll_in_flight_holds_its_row_for_one_poll_and_no_longer(settings):
     settings.PSP_TIMEOUT, settings.PSP_MAX_ATTEMPTS, settings.PSP_RETRY_BACKOFF = 2, 3, 0.1
     attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now())
     [(_id, claim)] = attempts_claim_due(limit=10)
-    PaymentAttempt.objects.filter(id=attempt.id, poll_claim=claim).update(
-        poll_claim=claim + 1, next_poll_at=timezone.now() + poll_lease())
+    assert _take(PaymentAttempt, attempt.id, claim)
     # then no beat claims it while the poll could still be running, and one does right after
     assert poll_lease() == timedelta(seconds=2 * (3 * 2 * 2 + 0.1 * 3) + 1)  # tries x (connect + read) + backoff
     with time_machine.travel(timezone.now() + poll_lease() - timedelta(seconds=1)):
         assert attempts_claim_due(limit=10) == []
     with time_machine.travel(timezone.now() + poll_lease() + timedelta(seconds=1)):
-        assert attempts_claim_due(limit=10) == [(attempt.id, claim + 2)]
+        [(again_id, again)] = attempts_claim_due(limit=10)
+    assert (again_id, again != claim) == (attempt.id, True)
+
+
+def test_a_poll_asked_for_directly_makes_the_beats_claims_worthless():
+    # given a claim rung by the beat, and staff asking the PSP about the same attempt first
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now())
+    [(_id, claim)] = attempts_claim_due(limit=10)
+    assert _take(PaymentAttempt, attempt.id, None)
+    # then the beat's message polls nothing, and the row is held one poll long
+    assert not _take(PaymentAttempt, attempt.id, claim)
+    assert PollClaim.objects.count() == 0
+    assert PaymentAttempt.objects.get(id=attempt.id).poll_count == 1
+    assert attempts_claim_due(limit=10) == []
+
+
+def test_claims_that_ran_out_long_ago_are_pruned_and_live_ones_kept(settings):
+    settings.PAYMENTS_POLL_INTERVAL = 30
+    lost = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now())
+    attempts_claim_due(limit=10)
+    PaymentAttempt.objects.filter(id=lost.id).update(status=AttemptStatus.SUCCEEDED, next_poll_at=None)
+    with time_machine.travel(timezone.now() + timedelta(seconds=59)):
+        live = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now())
+        attempts_claim_due(limit=10)
+        assert poll_claims_prune() == 0  # the lost message's claim ran out only 29 s ago
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        assert poll_claims_prune() == 1
+    assert list(PollClaim.objects.values_list("row_id", flat=True)) == [live.id]
+    entry = settings.CELERY_BEAT_SCHEDULE["prune-poll-claims"]
+    assert (entry["task"], entry["schedule"]) == ("payments.tasks.prune_poll_claims", 3600.0)
 
 
 @pytest.mark.parametrize("pace", [{"PSP_TIMEOUT": 10, "PAYMENTS_POLL_FIRST_DELAY": 60, "PSP_RETRY_BACKOFF": 0.2},
