@@ -108,10 +108,15 @@ def _take(model: type[Polled], row_id: uuid.UUID, claim: int | None) -> bool:
     return taken
 
 
-def poll_claims_prune() -> int:
+def poll_claims_prune(*, batch: int = 10_000) -> int:
     """Forget claims that ran out more than a poll interval ago: their rows were claimed again, or
-    finished while the message was lost. Run hourly by beat."""
-    return PollClaim.objects.filter(held_until__lt=timezone.now() - doorbell_lease()).delete()[0]
+    finished while the message was lost. Run hourly by beat. Skips the claims a beat or a take
+    holds, so it never waits on them: a beat locks its rows' claims in due order, and a prune that
+    waited in another order could deadlock with it."""
+    cutoff = timezone.now() - doorbell_lease()
+    with transaction.atomic():
+        free = PollClaim.objects.select_for_update(skip_locked=True).filter(held_until__lt=cutoff)
+        return PollClaim.objects.filter(row_id__in=list(free.values_list("row_id", flat=True)[:batch])).delete()[0]
 
 
 def attempts_claim_due(*, limit: int) -> list[Claim]:

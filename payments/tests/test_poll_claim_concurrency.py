@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from checkout.tests.factories import make_checkout
 from payments.models import PaymentAttempt, PollClaim
-from payments.polling import attempts_claim_due
+from payments.polling import _take, attempts_claim_due, poll_claims_prune
 from payments.schedule import poll_lease
 from payments.states import AttemptStatus
 from payments.tests.factories import make_attempt
@@ -68,3 +68,124 @@ def test_a_beat_skips_a_row_that_a_poll_is_taking_and_finds_it_held_after():
     # then it claimed the row neither time: no message to poll it beside the poll that holds it
     assert (during, after) == ([], [])
     assert PollClaim.objects.count() == 0
+
+
+# --- found by an outside review (the first test deadlocked before the prune skipped locked claims)
+
+def _wait_until_blocked(query_start: str, timeout: float = 10.0) -> None:
+    """Until another backend runs a statement starting with `query_start` and waits on a lock."""
+    deadline = timezone.now() + timedelta(seconds=timeout)
+    with connection.cursor() as cursor:
+        while timezone.now() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                " AND ltrim(query, E' \\n') LIKE %s", [query_start + "%"])
+            if cursor.fetchone()[0]:
+                return
+    raise AssertionError(f"no backend blocked in {query_start!r}")
+
+
+def _in_thread(results: dict, name: str, work) -> threading.Thread:
+    def run():
+        try:
+            results[name] = work()
+        except Exception as exc:  # the test reports what each side got
+            results[name] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread
+
+
+def test_the_hourly_prune_never_waits_on_a_held_claim_so_it_cannot_deadlock_with_a_beat():
+    # given two due attempts whose claims ran out minutes ago (their messages lost while the beats
+    # were down), and a finished attempt M whose claim lingers too, stored between them
+    now = timezone.now()
+    a = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=now - timedelta(minutes=5))
+    m = make_attempt(make_checkout(), status=AttemptStatus.SUCCEEDED, next_poll_at=None)
+    b = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=now - timedelta(minutes=10))
+    for row in (a, m, b):
+        PollClaim.objects.create(row_id=row.id, claim=7, held_until=now - timedelta(minutes=5))
+    # and M's claim row held by another transaction (a beat or a late take, in another order)
+    held, release, results = threading.Event(), threading.Event(), {}
+
+    def hold_m():
+        with transaction.atomic():
+            list(PollClaim.objects.select_for_update().filter(row_id=m.id))
+            held.set()
+            release.wait(10)
+
+    holder = _in_thread(results, "holder", hold_m)
+    assert held.wait(10)
+    try:
+        # when the hourly prune runs meanwhile, and then a beat
+        prune = _in_thread(results, "prune", poll_claims_prune)
+        prune.join(10)
+        beat = _in_thread(results, "beat", lambda: attempts_claim_due(limit=10))
+        beat.join(10)
+    finally:
+        release.set()
+        holder.join(10)
+    # then the prune finished without waiting, leaving M's held claim for its next run, and the
+    # beat claimed both due rows
+    failures = {name: repr(result) for name, result in results.items() if isinstance(result, Exception)}
+    assert failures == {}
+    assert results["prune"] == 2
+    assert sorted(row_id for row_id, _claim in results["beat"]) == sorted([a.id, b.id])
+    assert poll_claims_prune() == 1
+
+
+def test_a_late_take_waiting_behind_the_beat_that_replaces_its_claim_polls_nothing():
+    # given a due attempt whose claim ran out (its message late), and a beat replacing that claim
+    # right now (its transaction not yet committed)
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now())
+    [(_id, old)] = attempts_claim_due(limit=10)
+    PollClaim.objects.filter(row_id=attempt.id).update(held_until=timezone.now() - timedelta(seconds=1))
+    claimed, release, results = threading.Event(), threading.Event(), {}
+
+    def beat():
+        with transaction.atomic():
+            got = attempts_claim_due(limit=10)
+            claimed.set()
+            release.wait(10)
+        return got
+
+    threads = [_in_thread(results, "beat", beat)]
+    assert claimed.wait(10)
+    # when the late message takes its old claim meanwhile (it waits for the row)
+    threads.append(_in_thread(results, "late", lambda: _take(PaymentAttempt, attempt.id, old)))
+    _wait_until_blocked('UPDATE "payments_paymentattempt"')
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    # then the late message polls nothing, and the beat's new claim stands
+    [(_row, new)] = results["beat"]
+    assert results["late"] is False
+    assert PaymentAttempt.objects.get(id=attempt.id).poll_count == 0
+    assert PollClaim.objects.get(row_id=attempt.id).claim == new
+
+
+def test_twin_messages_taking_at_once_poll_once():
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, next_poll_at=timezone.now())
+    [(_id, claim)] = attempts_claim_due(limit=10)
+    taken, release, results = threading.Event(), threading.Event(), {}
+
+    def first():
+        with transaction.atomic():
+            got = _take(PaymentAttempt, attempt.id, claim)
+            taken.set()
+            release.wait(10)
+        return got
+
+    threads = [_in_thread(results, "first", first)]
+    assert taken.wait(10)
+    threads.append(_in_thread(results, "twin", lambda: _take(PaymentAttempt, attempt.id, claim)))
+    _wait_until_blocked('UPDATE "payments_paymentattempt"')
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert (results["first"], results["twin"]) == (True, False)
+    assert PaymentAttempt.objects.get(id=attempt.id).poll_count == 1
+    assert attempts_claim_due(limit=10) == []
