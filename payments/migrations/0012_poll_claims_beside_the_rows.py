@@ -2,7 +2,9 @@
 """Poll claims move from a column of the attempt and refund rows to a narrow table of their own
 (payments.models.PollClaim); claims in flight when this runs are dropped, so their messages take
 nothing and the rows are claimed again at the next beat. The attempt table loses three indexes that
-others already serve (the checkout foreign key's, and the LIKE twins of two equality-only columns)."""
+others already serve (the checkout foreign key's, and the LIKE twins of two equality-only columns).
+It holds the attempt table's lock while it rebuilds indexes and re-checks the foreign key: about a
+second per 200,000 attempts, measured; plan a quiet minute for a large table."""
 
 import django.db.models.deletion
 from django.conf import settings
