@@ -38,6 +38,9 @@ from payments.transitions import Cause, move_attempt, move_refund
 
 Polled = PaymentAttempt | Refund
 Claim = tuple[uuid.UUID, int]  # a row's id and the claim number its poll must present
+_UNFINISHED: dict[type[Polled], frozenset[str]] = {
+    PaymentAttempt: UNFINISHED_ATTEMPT_STATUSES, Refund: UNFINISHED_REFUND_STATUSES,
+}
 
 
 def doorbell_lease() -> timedelta:
@@ -89,14 +92,15 @@ def _uuid(value: uuid.UUID | str) -> uuid.UUID:
 
 def _take(model: type[Polled], row_id: uuid.UUID, claim: int | None) -> bool:
     """Make the doorbell's claim this poll's own, holding the row one poll long. False when another
-    message took it first, or a newer claim replaced this one. Without a claim (a poll asked for
-    directly), takes the row whatever its claims, and makes them all worthless."""
+    message took it first, a newer claim replaced this one, or the row finished meanwhile (its
+    claim is then dropped: there is nothing left to ask the PSP). Without a claim (a poll asked
+    for directly), takes the row whatever its claims and status, and makes its claims worthless."""
     now = timezone.now()
     claims = PollClaim.objects.filter(row_id=row_id)
     rows = model.objects.filter(id=row_id)
     if claim is not None:
         claims = claims.filter(claim=claim)
-        rows = rows.filter(Exists(claims.filter(row_id=OuterRef("id"))))
+        rows = rows.filter(Exists(claims.filter(row_id=OuterRef("id"))), status__in=_UNFINISHED[model])
     with transaction.atomic():
         taken = rows.update(  # the row first, then its claim: the order the claim locks them in
             next_poll_at=now + poll_lease(), poll_count=F("poll_count") + 1, last_polled_at=now,
@@ -121,19 +125,19 @@ def poll_claims_prune(*, batch: int = 10_000) -> int:
 
 def attempts_claim_due(*, limit: int) -> list[Claim]:
     """Claim up to `limit` unfinished attempts whose poll is due; returns their ids and claims."""
-    return _claim_due(PaymentAttempt, UNFINISHED_ATTEMPT_STATUSES, limit)
+    return _claim_due(PaymentAttempt, _UNFINISHED[PaymentAttempt], limit)
 
 
 def refunds_claim_due(*, limit: int) -> list[Claim]:
     """Claim up to `limit` unfinished refunds whose poll is due; returns their ids and claims."""
-    return _claim_due(Refund, UNFINISHED_REFUND_STATUSES, limit)
+    return _claim_due(Refund, _UNFINISHED[Refund], limit)
 
 
 def attempt_poll(*, attempt_id: uuid.UUID, claim: int | None = None) -> PaymentAttempt | None:
     """Ask the PSP about one attempt, then set its next poll, or send it to review once
     PAYMENTS_POLL_GIVE_UP_AFTER has passed. A PSP that cannot answer only delays the next poll.
     With the `claim` of `attempts_claim_due`, polls only if that claim is still the row's
-    (returns None otherwise: another poll has it, or had it)."""
+    (returns None otherwise: another poll has it or had it, or the attempt finished meanwhile)."""
     if not _take(PaymentAttempt, attempt_id, claim):
         return None
     cause = Cause(kind="poll")

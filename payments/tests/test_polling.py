@@ -246,3 +246,18 @@ def test_a_refund_the_psp_may_never_have_received_goes_to_review_after_its_resen
         polled = refund_poll(refund_id=refund.id)
     assert (polled.status, polled.next_poll_at) == ("needs_review", None)
     assert len(psp_stub.calls) == 0  # never resent outside the window: a second refund is impossible
+
+
+def test_a_claim_on_an_attempt_that_finished_before_its_message_came_asks_the_psp_nothing(psp_stub):
+    # given a due attempt claimed by the beat, then paid by a webhook before the poll's message ran
+    attempt = make_attempt(make_checkout(), status=AttemptStatus.PENDING, psp_payment_id="pay_1",
+                           next_poll_at=timezone.now())
+    [(_id, claim)] = attempts_claim_due(limit=10)
+    PaymentAttempt.objects.filter(id=attempt.id).update(status=AttemptStatus.SUCCEEDED, next_poll_at=None)
+    # when the message comes
+    polled = attempt_poll(attempt_id=attempt.id, claim=claim)
+    # then nothing is asked and the finished row keeps no next poll; the claim is dropped
+    assert polled is None
+    assert len(psp_stub.calls) == 0
+    assert PaymentAttempt.objects.values_list("next_poll_at", "poll_count").get(id=attempt.id) == (None, 0)
+    assert PollClaim.objects.count() == 0
