@@ -106,8 +106,10 @@ class PaymentAttempt(models.Model):
     currency = models.CharField(max_length=3)
     # Not unique: with Stripe every attempt of a checkout confirms the same PaymentIntent (a failed
     # one, then the next). One succeeded attempt per PSP payment is the rule (see constraints).
+    # Indexed for equality only (webhooks, the mid-office's search): migration 0013 dropped the LIKE
+    # twin that PostgreSQL gets for an indexed varchar, as it did for idempotency_key below.
     psp_payment_id = models.CharField(  # noqa: DJ001 (NULL until the PSP answers; kept from when it was unique)
-        "PSP payment id", max_length=128, null=True, blank=True
+        "PSP payment id", max_length=128, db_index=True, null=True, blank=True
     )
     psp_version = models.PositiveIntegerField(
         "PSP version", default=0, help_text="The highest version of the PSP's payment object applied."
@@ -115,7 +117,7 @@ class PaymentAttempt(models.Model):
     failure_code = models.CharField(max_length=64, blank=True)
     action_url = models.URLField(max_length=2000, blank=True, help_text="The PSP page the shopper must visit.")
     refunded_amount = models.DecimalField(max_digits=11, decimal_places=3, default=0)
-    idempotency_key = models.CharField(max_length=255, editable=False)  # unique: see constraints
+    idempotency_key = models.CharField(max_length=255, unique=True, editable=False)
     # Polling: when to ask the PSP next (null once nothing is left to learn), and how often we did.
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_count = models.PositiveIntegerField(default=0)
@@ -144,8 +146,6 @@ class PaymentAttempt(models.Model):
                 condition=Q(status__in=sorted(UNFINISHED_ATTEMPT_STATUSES)),
             ),
             models.Index(fields=["checkout", "-created_at"], name="attempt_checkout_idx"),
-            # Looked up by equality only (webhooks, the mid-office's search), so no LIKE index beside it.
-            models.Index(fields=["psp_payment_id"], name="attempt_psp_payment_idx"),
             # The poller's due rows, read in due order; only unfinished attempts are polled.
             models.Index(
                 fields=["next_poll_at"], name="attempt_due_unfinished_idx",
@@ -157,7 +157,6 @@ class PaymentAttempt(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="attempt_amount_positive"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="attempt_refunded_not_negative"),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_FORMAT), name="attempt_currency_format"),
-            models.UniqueConstraint(fields=["idempotency_key"], name="attempt_idempotency_key_unique"),
             # The database's own guard against a second charge: one live attempt per checkout. An
             # attempt held for review because the PSP contradicted it (perhaps a second charge) is
             # beside that rule: it must be shown even when another attempt of the checkout is live.

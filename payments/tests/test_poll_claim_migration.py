@@ -1,12 +1,14 @@
-"""Migration 0012 (poll claims move to their own table) run forward over rows in flight, on
-whichever database the suite runs (PostgreSQL in CI, SQLite for the demo). Written by an outside
-review of that change."""
+"""Migrations 0012 (poll claims move to their own table) and 0013 (the attempt table's indexes,
+built concurrently): forward over rows in flight on whichever database the suite runs (PostgreSQL
+in CI, SQLite for the demo; the first test was written by an outside review), and 0013 beside
+payments being written."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
@@ -15,6 +17,33 @@ from payments.models import PaymentAttempt
 from payments.polling import _take, attempts_claim_due
 from payments.states import AttemptStatus
 from payments.tests.factories import make_attempt
+
+
+def _wait_until_blocked(query_start: str, timeout: float = 10.0) -> None:
+    """Until another backend runs a statement starting with `query_start` and waits on a lock."""
+    deadline = timezone.now() + timedelta(seconds=timeout)
+    with connection.cursor() as cursor:
+        while timezone.now() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                " AND ltrim(query, E' \\n') LIKE %s", [query_start + "%"])
+            if cursor.fetchone()[0]:
+                return
+    raise AssertionError(f"no backend blocked in {query_start!r}")
+
+
+def _in_thread(results: dict, name: str, work) -> threading.Thread:
+    def run():
+        try:
+            results[name] = work()
+        except Exception as exc:  # the test reports what each side got
+            results[name] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread
 
 
 def _db_id(row_id):
@@ -47,3 +76,45 @@ def test_the_migration_runs_forward_over_rows_in_flight_and_they_are_polled_agai
         assert [row for row, _ in attempts_claim_due(limit=10)] == [claimed.id]
     with time_machine.travel(now + timedelta(minutes=2, seconds=1)):
         assert polling.id in [row for row, _ in attempts_claim_due(limit=10)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_index_migration_lets_payments_be_written_while_it_waits_and_builds():
+    # given the attempt table at 0012, and a payment's transaction open on it (a Buy Now mid-way)
+    executor = MigrationExecutor(connection)
+    executor.migrate([("payments", "0012_poll_claims_beside_the_rows")])
+    busy = make_attempt(make_checkout(), status=AttemptStatus.PENDING)
+    other = make_attempt(make_checkout(), status=AttemptStatus.PENDING)
+    holding, release, results = threading.Event(), threading.Event(), {}
+
+    def payment_in_flight():
+        with transaction.atomic():
+            PaymentAttempt.objects.filter(id=busy.id).update(failure_code="")
+            holding.set()
+            release.wait(20)
+
+    def migrate():
+        MigrationExecutor(connection).migrate([("payments", "0013_attempt_indexes_built_concurrently")])
+        return "migrated"
+
+    threads = [_in_thread(results, "payment", payment_in_flight)]
+    try:
+        assert holding.wait(10)
+        # when 0013 runs: it must wait for that transaction before its first index is built
+        threads.append(_in_thread(results, "migration", migrate))
+        _wait_until_blocked("CREATE INDEX")
+        # then other payments are written meanwhile without waiting on it (a plain CREATE INDEX
+        # would queue its table lock, and every write behind it)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+            PaymentAttempt.objects.filter(id=other.id).update(status=AttemptStatus.SUCCEEDED)
+            make_attempt(make_checkout(), status=AttemptStatus.STARTED)
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(30)
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert results == {"payment": None, "migration": "migrated"}
+    assert PaymentAttempt.objects.get(id=other.id).status == AttemptStatus.SUCCEEDED
