@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
@@ -44,6 +44,10 @@ def _in_thread(results: dict, name: str, work) -> threading.Thread:
     thread = threading.Thread(target=run, name=name)
     thread.start()
     return thread
+
+
+AT_0012 = ("payments", "0012_poll_claims_beside_the_rows")
+AT_0013 = ("payments", "0013_attempt_indexes_built_concurrently")
 
 
 def _db_id(row_id):
@@ -118,3 +122,101 @@ def test_the_index_migration_lets_payments_be_written_while_it_waits_and_builds(
         executor.migrate(executor.loader.graph.leaf_nodes())
     assert results == {"payment": None, "migration": "migrated"}
     assert PaymentAttempt.objects.get(id=other.id).status == AttemptStatus.SUCCEEDED
+
+
+def _to_leaf():
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+# --- written by a second outside review: the rollback and a stopped run
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_rolling_0013_back_lets_payments_be_written_while_it_builds():
+    # given the attempt table at 0013, and a payment's transaction open on it (a Buy Now mid-way)
+    busy = make_attempt(make_checkout(), status=AttemptStatus.PENDING)
+    other = make_attempt(make_checkout(), status=AttemptStatus.PENDING)
+    holding, release, results = threading.Event(), threading.Event(), {}
+
+    def payment_in_flight():
+        with transaction.atomic():
+            PaymentAttempt.objects.filter(id=busy.id).update(failure_code="")
+            holding.set()
+            release.wait(20)
+
+    def roll_back():
+        MigrationExecutor(connection).migrate([AT_0012])
+        return "rolled back"
+
+    threads = [_in_thread(results, "payment", payment_in_flight)]
+    written = None
+    try:
+        assert holding.wait(10)
+        # when 0013 is rolled back (a release reverted in production)
+        threads.append(_in_thread(results, "rollback", roll_back))
+        _wait_until_blocked("CREATE INDEX")
+        # then other payments are still written meanwhile, as the forward run promises
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+                PaymentAttempt.objects.filter(id=other.id).update(status=AttemptStatus.SUCCEEDED)
+            written = True
+        except OperationalError as exc:  # lock timeout: queued behind the plain CREATE INDEX's SHARE lock
+            written = exc
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(30)
+        _to_leaf()
+    assert written is True, f"a payment write waited behind the rollback's plain CREATE INDEX: {written}"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_0013_stopped_half_way_by_a_lock_timeout_can_be_run_again():
+    # given the attempt table at 0012 and a reader's transaction open on it (a report, a CSV export)
+    MigrationExecutor(connection).migrate([AT_0012])
+    make_attempt(make_checkout(), status=AttemptStatus.PENDING)
+    holding, release, results = threading.Event(), threading.Event(), {}
+
+    def reader():
+        with transaction.atomic():
+            list(PaymentAttempt.objects.values_list("id", flat=True)[:1])
+            holding.set()
+            release.wait(30)
+
+    threads = [_in_thread(results, "reader", reader)]
+    first = second = None
+    try:
+        assert holding.wait(10)
+        # when 0013 runs with a lock timeout (as deploys do) and stops at DROP INDEX CONCURRENTLY
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        try:
+            MigrationExecutor(connection).migrate([AT_0013])
+            first = "migrated"
+        except OperationalError as exc:
+            first = exc
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        release.set()
+        threads[0].join(30)
+        # then, once the reader has gone, running it again finishes it
+        try:
+            MigrationExecutor(connection).migrate([AT_0013])
+            second = "migrated"
+        except Exception as exc:
+            second = exc
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(30)
+        if second != "migrated":  # put the test database back at the leaf for the tests after this one
+            with connection.cursor() as cursor:
+                cursor.execute("DROP INDEX IF EXISTS attempt_due_unfinished_idx")
+                cursor.execute("DROP INDEX IF EXISTS refund_due_unfinished_idx")
+        _to_leaf()
+    assert isinstance(first, OperationalError), first  # the scenario: the first run stopped half way
+    assert second == "migrated", f"the second run of 0013 failed: {second!r}"
