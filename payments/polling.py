@@ -1,14 +1,14 @@
 """The poller: find the attempts and refunds that are due, claim them, ask the PSP.
 
-The rows' due times are the truth; a task message is only a doorbell, and a lost one costs
-about one poll interval. `poll_due` (beat) claims due rows: it locks them (`FOR UPDATE SKIP
-LOCKED`, so two beats never claim one row at once) and writes a `PollClaim` beside each, held for
-one poll interval under a number drawn at random for that claim, then rings one `poll_attempt` per
-row with that number. The task turns the claim into its own by deleting that very claim (compare-and-delete: a stale or
-duplicated message polls nothing) while it moves the row's `next_poll_at` out by one poll's
-length (`poll_lease`). So a message wiped with the broker, or held by a killed worker, is replaced
-at the next beat but one; a poll killed half-way is retried once its lease ends; and two workers
-or two beats never poll one row at the same time.
+The rows' due times are the truth; a task message is only a doorbell, and a lost one costs about
+one poll interval. `poll_due` (beat) claims due rows: it locks them (`FOR UPDATE SKIP LOCKED`, so
+two beats never claim one row at once) and writes a `PollClaim` beside each, held for one poll
+interval under a number drawn at random for that claim, then rings one `poll_attempt` per row with
+that number. The task turns the claim into its own by deleting that very claim (compare-and-delete:
+a stale or duplicated message polls nothing) while it moves the row's `next_poll_at` out
+by one poll's length (`poll_lease`). So a message wiped with the broker, or held by a killed
+worker, is replaced at the next beat but one; a poll killed half-way is retried once its lease
+ends; and two workers or two beats never poll one row at the same time.
 
 A claim writes a narrow row rather than a new version of the wide attempt row with its dozen
 indexes: claiming 100 rows went from about 17 ms to about 2 ms (`make bench-claim`). Every claim
