@@ -11,7 +11,7 @@ worker, is replaced at the next beat but one; a poll killed half-way is retried 
 ends; and two workers or two beats never poll one row at the same time.
 
 A claim writes a narrow row rather than a new version of the wide attempt row with its dozen
-indexes: claiming 100 rows went from about 17 ms to about 2 ms (`make bench-claim`). Every claim
+indexes: claiming 100 rows went from about 17 ms to about 2.5 ms (`make bench-claim`). Every claim
 and take locks the attempt or refund row before its claim, so the two never wait on each other in
 a circle, and a claim never overwrites a take: a take moves the row out of the due ones under the
 lock the claim must get first.
