@@ -16,6 +16,7 @@ from payments.polling import _take, attempts_claim_due, poll_claims_prune
 from payments.schedule import poll_lease
 from payments.states import AttemptStatus
 from payments.tests.factories import make_attempt
+from payments.tests.threads import in_thread, wait_until_blocked
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -72,33 +73,6 @@ def test_a_beat_skips_a_row_that_a_poll_is_taking_and_finds_it_held_after():
 
 # --- found by an outside review (the first test deadlocked before the prune skipped locked claims)
 
-def _wait_until_blocked(query_start: str, timeout: float = 10.0) -> None:
-    """Until another backend runs a statement starting with `query_start` and waits on a lock."""
-    deadline = timezone.now() + timedelta(seconds=timeout)
-    with connection.cursor() as cursor:
-        while timezone.now() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
-                " AND ltrim(query, E' \\n') LIKE %s", [query_start + "%"])
-            if cursor.fetchone()[0]:
-                return
-    raise AssertionError(f"no backend blocked in {query_start!r}")
-
-
-def _in_thread(results: dict, name: str, work) -> threading.Thread:
-    def run():
-        try:
-            results[name] = work()
-        except Exception as exc:  # the test reports what each side got
-            results[name] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, name=name)
-    thread.start()
-    return thread
-
-
 def test_the_hourly_prune_never_waits_on_a_held_claim_so_it_cannot_deadlock_with_a_beat():
     # given two due attempts whose claims ran out minutes ago (their messages lost while the beats
     # were down), and a finished attempt M whose claim lingers too, stored between them
@@ -117,13 +91,13 @@ def test_the_hourly_prune_never_waits_on_a_held_claim_so_it_cannot_deadlock_with
             held.set()
             release.wait(10)
 
-    holder = _in_thread(results, "holder", hold_m)
+    holder = in_thread(results, "holder", hold_m)
     assert held.wait(10)
     try:
         # when the hourly prune runs meanwhile, and then a beat
-        prune = _in_thread(results, "prune", poll_claims_prune)
+        prune = in_thread(results, "prune", poll_claims_prune)
         prune.join(10)
-        beat = _in_thread(results, "beat", lambda: attempts_claim_due(limit=10))
+        beat = in_thread(results, "beat", lambda: attempts_claim_due(limit=10))
         beat.join(10)
     finally:
         release.set()
@@ -152,11 +126,11 @@ def test_a_late_take_waiting_behind_the_beat_that_replaces_its_claim_polls_nothi
             release.wait(10)
         return got
 
-    threads = [_in_thread(results, "beat", beat)]
+    threads = [in_thread(results, "beat", beat)]
     assert claimed.wait(10)
     # when the late message takes its old claim meanwhile (it waits for the row)
-    threads.append(_in_thread(results, "late", lambda: _take(PaymentAttempt, attempt.id, old)))
-    _wait_until_blocked('UPDATE "payments_paymentattempt"')
+    threads.append(in_thread(results, "late", lambda: _take(PaymentAttempt, attempt.id, old)))
+    wait_until_blocked('UPDATE "payments_paymentattempt"')
     release.set()
     for thread in threads:
         thread.join(20)
@@ -179,10 +153,10 @@ def test_twin_messages_taking_at_once_poll_once():
             release.wait(10)
         return got
 
-    threads = [_in_thread(results, "first", first)]
+    threads = [in_thread(results, "first", first)]
     assert taken.wait(10)
-    threads.append(_in_thread(results, "twin", lambda: _take(PaymentAttempt, attempt.id, claim)))
-    _wait_until_blocked('UPDATE "payments_paymentattempt"')
+    threads.append(in_thread(results, "twin", lambda: _take(PaymentAttempt, attempt.id, claim)))
+    wait_until_blocked('UPDATE "payments_paymentattempt"')
     release.set()
     for thread in threads:
         thread.join(20)

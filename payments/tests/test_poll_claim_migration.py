@@ -17,37 +17,15 @@ from payments.models import PaymentAttempt
 from payments.polling import _take, attempts_claim_due
 from payments.states import AttemptStatus
 from payments.tests.factories import make_attempt
-
-
-def _wait_until_blocked(query_start: str, timeout: float = 10.0) -> None:
-    """Until another backend runs a statement starting with `query_start` and waits on a lock."""
-    deadline = timezone.now() + timedelta(seconds=timeout)
-    with connection.cursor() as cursor:
-        while timezone.now() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
-                " AND ltrim(query, E' \\n') LIKE %s", [query_start + "%"])
-            if cursor.fetchone()[0]:
-                return
-    raise AssertionError(f"no backend blocked in {query_start!r}")
-
-
-def _in_thread(results: dict, name: str, work) -> threading.Thread:
-    def run():
-        try:
-            results[name] = work()
-        except Exception as exc:  # the test reports what each side got
-            results[name] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, name=name)
-    thread.start()
-    return thread
-
+from payments.tests.threads import in_thread, wait_until_blocked
 
 AT_0012 = ("payments", "0012_poll_claims_beside_the_rows")
 AT_0013 = ("payments", "0013_attempt_indexes_built_concurrently")
+
+
+def _to_leaf():
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def _db_id(row_id):
@@ -70,8 +48,7 @@ def test_the_migration_runs_forward_over_rows_in_flight_and_they_are_polled_agai
         cursor.execute("UPDATE payments_paymentattempt SET poll_claim = 9, next_poll_at = %s WHERE id = %s",
                        [stamp(now + timedelta(minutes=2)), _db_id(polling.id)])
     # when the migration runs forward
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    _to_leaf()
     # then the rows are intact, the old messages take nothing, and each row is claimed again
     assert PaymentAttempt.objects.count() == 2
     assert not _take(PaymentAttempt, claimed.id, 3)
@@ -102,12 +79,12 @@ def test_the_index_migration_lets_payments_be_written_while_it_waits_and_builds(
         MigrationExecutor(connection).migrate([("payments", "0013_attempt_indexes_built_concurrently")])
         return "migrated"
 
-    threads = [_in_thread(results, "payment", payment_in_flight)]
+    threads = [in_thread(results, "payment", payment_in_flight)]
     try:
         assert holding.wait(10)
         # when 0013 runs: it must wait for that transaction before its first index is built
-        threads.append(_in_thread(results, "migration", migrate))
-        _wait_until_blocked("CREATE INDEX")
+        threads.append(in_thread(results, "migration", migrate))
+        wait_until_blocked("CREATE INDEX")
         # then other payments are written meanwhile without waiting on it (a plain CREATE INDEX
         # would queue its table lock, and every write behind it)
         with transaction.atomic(), connection.cursor() as cursor:
@@ -118,15 +95,9 @@ def test_the_index_migration_lets_payments_be_written_while_it_waits_and_builds(
         release.set()
         for thread in threads:
             thread.join(30)
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        _to_leaf()
     assert results == {"payment": None, "migration": "migrated"}
     assert PaymentAttempt.objects.get(id=other.id).status == AttemptStatus.SUCCEEDED
-
-
-def _to_leaf():
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 # --- written by a second outside review: the rollback and a stopped run
@@ -149,13 +120,13 @@ def test_rolling_0013_back_lets_payments_be_written_while_it_builds():
         MigrationExecutor(connection).migrate([AT_0012])
         return "rolled back"
 
-    threads = [_in_thread(results, "payment", payment_in_flight)]
+    threads = [in_thread(results, "payment", payment_in_flight)]
     written = None
     try:
         assert holding.wait(10)
         # when 0013 is rolled back (a release reverted in production)
-        threads.append(_in_thread(results, "rollback", roll_back))
-        _wait_until_blocked("CREATE INDEX")
+        threads.append(in_thread(results, "rollback", roll_back))
+        wait_until_blocked("CREATE INDEX")
         # then other payments are still written meanwhile, as the forward run promises
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -186,7 +157,7 @@ def test_0013_stopped_half_way_by_a_lock_timeout_can_be_run_again():
             holding.set()
             release.wait(30)
 
-    threads = [_in_thread(results, "reader", reader)]
+    threads = [in_thread(results, "reader", reader)]
     first = second = None
     try:
         assert holding.wait(10)
